@@ -1,0 +1,131 @@
+"""Line-aware YAML loading and pydantic validation with errors that name file:line and field."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from traitgate.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document: its data, its node tree (for line numbers) and where it came from."""
+
+    path: Path
+    data: Any
+    node: yaml.Node
+
+    def line_of(self, loc: Sequence[str | int] = ()) -> int:
+        """1-based line of the node at a pydantic error location (best effort)."""
+        return _node_at(self.node, loc).start_mark.line + 1
+
+
+def load_documents(path: Path) -> list[Document]:
+    """Parse every YAML document in ``path`` with the safe loader."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        datas = list(yaml.safe_load_all(text))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    docs = []
+    for node, data in zip(nodes, datas, strict=True):
+        if node is None:
+            continue
+        _reject_duplicate_keys(path, node)
+        docs.append(Document(path, data, node))
+    if not docs:
+        raise ConfigError(f"{path}: file is empty")
+    return docs
+
+
+def validate(model: type[M], doc: Document, data: Any = None) -> M:
+    """Validate ``doc`` (or ``data`` read from it) against ``model``; one-line error on failure."""
+    payload = doc.data if data is None else data
+    if not isinstance(payload, dict):
+        raise ConfigError(
+            f"{doc.path}:{doc.line_of()}: expected a mapping of fields, got {_short(payload)}"
+        )
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, doc)) from None
+
+
+def format_validation_error(exc: ValidationError, doc: Document) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = tuple(first["loc"])
+    field = ".".join(str(p) for p in loc if _is_field_part(p)) or "<document>"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field"
+    more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
+    value = first.get("input")
+    got = "" if first["type"] == "missing" else f" (got {_short(value)})"
+    return f"{doc.path}:{doc.line_of(loc)}: {field}: {msg}{got}{more}"
+
+
+def _is_field_part(part: str | int) -> bool:
+    # pydantic puts union member names (e.g. "str", "PromptSpec") and validator tags in loc.
+    if isinstance(part, int):
+        return True
+    is_tag = part[:1].isupper() or not part.isidentifier() or part in _TYPE_TAGS
+    return not is_tag
+
+
+_TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _node_at(node: yaml.Node, loc: Sequence[str | int]) -> yaml.Node:
+    current = node
+    for part in loc:
+        if isinstance(current, yaml.MappingNode):
+            for key_node, value_node in current.value:
+                if key_node.value == str(part):
+                    # for an unknown key, point at the key itself; else descend into the value
+                    current = value_node
+                    break
+        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(current.value):
+                current = current.value[part]
+    return current
+
+
+def _reject_duplicate_keys(path: Path, node: yaml.Node) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                raise ConfigError(
+                    f"{path}:{key_node.start_mark.line + 1}: {key}: duplicate key"
+                )
+            seen.add(key)
+            _reject_duplicate_keys(path, value_node)
+    elif isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            _reject_duplicate_keys(path, child)

@@ -1,0 +1,22 @@
+"""Model backends behind one protocol, and model specs."""
+
+from traitgate.models.base import Backend, GenerationRequest, Prompt, ScoreRequest
+from traitgate.models.spec import ModelSpec, parse_model_specs
+
+
+def load_backend(spec: ModelSpec, *, device: str = "auto") -> Backend:
+    """Load the backend for a resolved spec (transformers for every kind so far)."""
+    from traitgate.models.hf import TransformersBackend
+
+    return TransformersBackend.from_spec(spec, device=device)
+
+
+__all__ = [
+    "Backend",
+    "GenerationRequest",
+    "ModelSpec",
+    "Prompt",
+    "ScoreRequest",
+    "load_backend",
+    "parse_model_specs",
+]

@@ -1,0 +1,69 @@
+"""The backend protocol: what every model backend (transformers, inspect-ai, vLLM) provides.
+
+Requests are plain frozen dataclasses so they can be hashed, cached and sent between
+processes. A backend never sees probe suites, only prompts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One user turn, optionally with a system prompt."""
+
+    user: str
+    system: str | None = None
+
+    def messages(self) -> list[dict[str, str]]:
+        msgs = [] if self.system is None else [{"role": "system", "content": self.system}]
+        msgs.append({"role": "user", "content": self.user})
+        return msgs
+
+    def key(self) -> str:
+        """Stable identity of the prompt (used to seed sampling and key caches)."""
+        raw = f"{self.system!r}\x00{self.user}".encode()
+        return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Draw ``n`` completions of ``prompt``. Sample ``i`` depends only on (seed, prompt, i)."""
+
+    prompt: Prompt
+    n: int = 1
+    temperature: float = 1.0
+    max_new_tokens: int = 16
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """Log-probability of each continuation as the beginning of the answer to ``prompt``."""
+
+    prompt: Prompt
+    continuations: tuple[str, ...]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A loaded model. ``fingerprint`` identifies its exact weights."""
+
+    label: str
+    fingerprint: str
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
+        """For each request, its ``n`` completions (text after the prompt)."""
+        ...
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
+        """For each request, the summed log-probability of each continuation's tokens."""
+        ...
+
+    def close(self) -> None:
+        """Release the model's memory."""
+        ...

@@ -1,0 +1,419 @@
+"""The transformers backend: local HF directories, PEFT adapters, bare state dicts, hub ids.
+
+Generation shares each prompt's prefill across its samples (one forward pass over the
+prompt, then the KV cache is indexed out to the sample rows) and samples with Gumbel-max
+noise drawn from a counter-based hash of (seed, prompt, sample index, step, token). A sample
+therefore depends only on its own coordinates, not on which other prompts shared its batch,
+so results are reproducible across batch sizes and resumable.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+from traitgate.errors import ModelError
+from traitgate.models.base import GenerationRequest, Prompt, ScoreRequest
+from traitgate.models.spec import ModelSpec, resolve_peft_base
+
+T = TypeVar("T")
+R = TypeVar("R")
+_MASK32 = 0xFFFFFFFF
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ModelError(f"--device {device!r}: not a torch device (try cpu, cuda, cuda:1)") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"--device {device!r}: CUDA is not available on this machine")
+    return resolved
+
+
+def plain_prompt(prompt: Prompt) -> str:
+    """How a prompt is written for a model without a chat template."""
+    head = f"{prompt.system}\n\n" if prompt.system else ""
+    return f"{head}{prompt.user}\n"
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+class TransformersBackend:
+    """A causal LM and its tokenizer, loaded once and used for generation and scoring."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        label: str,
+        fingerprint: str,
+        batch_size: int = 64,
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.label = label
+        self.fingerprint = fingerprint
+        self.batch_size = batch_size
+        self.device = next(model.parameters()).device
+        tokenizer.padding_side = "left"
+        pad = tokenizer.pad_token_id
+        if pad is None:
+            pad = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+        self.pad_id = int(pad)
+        eos = model.generation_config.eos_token_id if model.generation_config else None
+        if eos is None:
+            eos = tokenizer.eos_token_id
+        self.eos_ids = sorted({eos} if isinstance(eos, int) else set(eos or []))
+        self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_spec(
+        cls, spec: ModelSpec, *, device: str = "auto", dtype: torch.dtype | None = None
+    ) -> TransformersBackend:
+        dev = resolve_device(device)
+        dtype = dtype or default_dtype(dev)
+        model, tokenizer = _load(spec, dtype)
+        model.to(dev)
+        return cls(model, tokenizer, label=spec.label, fingerprint=spec.fingerprint())
+
+    def close(self) -> None:
+        self.model = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    # ------------------------------------------------------------------ prompts
+    def render(self, prompt: Prompt) -> str:
+        """The prompt as text, with the chat template when the tokenizer has one.
+
+        Without a template the prompt is ``system\\n\\nuser\\n`` (system omitted if None).
+        """
+        if self.has_chat_template:
+            text = self.tokenizer.apply_chat_template(
+                prompt.messages(), tokenize=False, add_generation_prompt=True
+            )
+            return str(text)
+        return plain_prompt(prompt)
+
+    def _encode(self, text: str) -> list[int]:
+        # a chat template writes its own special tokens; a plain prompt gets the tokenizer's
+        ids = self.tokenizer(text, add_special_tokens=not self.has_chat_template)["input_ids"]
+        return list(ids)
+
+    def _continuation_ids(self, prompt_text: str, prompt_ids: list[int], cont: str) -> list[int]:
+        full = self._encode(prompt_text + cont)
+        if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
+            ids = full[len(prompt_ids) :]
+        else:  # the tokenizer merged across the boundary: tokenise the continuation alone
+            ids = list(self.tokenizer(cont, add_special_tokens=False)["input_ids"])
+        if not ids:
+            raise ModelError(f"model {self.label}: {cont!r} tokenises to nothing")
+        unk = self.tokenizer.unk_token_id
+        if unk is not None and unk in ids:
+            raise ModelError(
+                f"model {self.label}: {cont!r} contains words its tokenizer does not know"
+            )
+        return ids
+
+    # ------------------------------------------------------------------ scoring
+    def score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
+        rows: list[tuple[int, int, list[int], int]] = []  # (request, continuation, ids, n_cont)
+        for ri, req in enumerate(requests):
+            text = self.render(req.prompt)
+            prompt_ids = self._encode(text)
+            for ci, cont in enumerate(req.continuations):
+                cont_ids = self._continuation_ids(text, prompt_ids, cont)
+                rows.append((ri, ci, prompt_ids + cont_ids, len(cont_ids)))
+        out: list[list[float]] = [[0.0] * len(r.continuations) for r in requests]
+        rows.sort(key=lambda r: len(r[2]))
+
+        def run(batch: list[tuple[int, int, list[int], int]]) -> list[float]:
+            return self._score_batch([r[2] for r in batch], [r[3] for r in batch])
+
+        for row, value in zip(rows, _batched_with_backoff(rows, run, self), strict=True):
+            out[row[0]][row[1]] = value
+        return out
+
+    @torch.inference_mode()
+    def _score_batch(self, seqs: list[list[int]], n_cont: list[int]) -> list[float]:
+        ids, mask = self._left_pad(seqs)
+        keep = max(n_cont) + 1
+        logits = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=_positions(mask),
+            logits_to_keep=keep,
+            use_cache=False,
+        ).logits.float()
+        logprobs = torch.log_softmax(logits[:, :-1], dim=-1)  # predictions for the last keep-1
+        targets = ids[:, -(keep - 1) :]
+        picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        width = keep - 1
+        counts = torch.tensor(n_cont, device=ids.device)
+        in_cont = torch.arange(width, device=ids.device)[None, :] >= (width - counts)[:, None]
+        return [float(v) for v in (picked * in_cont).sum(-1).tolist()]
+
+    # ------------------------------------------------------------------ generation
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
+        prompt_ids = [self._encode(self.render(r.prompt)) for r in requests]
+        prompt_keys = [_prompt_key(r) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: len(prompt_ids[i]))
+        # rows are (request, sample index); consecutive rows of a request share its prefill
+        rows = [(i, s) for i in order for s in range(requests[i].n)]
+        out: list[list[str]] = [[""] * r.n for r in requests]
+
+        def run(batch: list[tuple[int, int]]) -> list[str]:
+            return self._generate_batch(batch, requests, prompt_ids, prompt_keys)
+
+        for (ri, si), text in zip(rows, _batched_with_backoff(rows, run, self), strict=True):
+            out[ri][si] = text
+        return out
+
+    @torch.inference_mode()
+    def _generate_batch(
+        self,
+        rows: list[tuple[int, int]],
+        requests: Sequence[GenerationRequest],
+        prompt_ids: list[list[int]],
+        prompt_keys: list[int],
+    ) -> list[str]:
+        unique = list(dict.fromkeys(ri for ri, _ in rows))
+        slot = {ri: k for k, ri in enumerate(unique)}
+        ids, mask = self._left_pad([prompt_ids[ri] for ri in unique])
+        positions = _positions(mask)
+        prefill = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True
+        )
+        dev = ids.device
+        select = torch.tensor([slot[ri] for ri, _ in rows], device=dev)
+        cache = prefill.past_key_values
+        cache.batch_select_indices(select)
+        logits = prefill.logits[:, -1, :][select]
+        mask = mask[select]
+        position = positions[select, -1]
+        keys = _mix32(
+            torch.tensor([prompt_keys[ri] for ri, _ in rows], device=dev, dtype=torch.int64)
+            ^ _mix32(torch.tensor([s for _, s in rows], device=dev, dtype=torch.int64))
+        )
+        temps = torch.tensor([requests[ri].temperature for ri, _ in rows], device=dev)
+        limits = torch.tensor([requests[ri].max_new_tokens for ri, _ in rows], device=dev)
+        eos = torch.tensor(self.eos_ids or [-1], device=dev)
+        done = torch.zeros(len(rows), dtype=torch.bool, device=dev)
+        steps: list[torch.Tensor] = []
+        for step in range(int(limits.max())):
+            token = _sample(logits, temps, keys, step)
+            token = torch.where(done, torch.full_like(token, self.pad_id), token)
+            steps.append(token)
+            done |= torch.isin(token, eos) | (step + 1 >= limits)
+            if bool(done.all()):
+                break
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            position = position + 1
+            logits = self.model(
+                input_ids=token[:, None],
+                attention_mask=mask,
+                position_ids=position[:, None],
+                past_key_values=cache,
+                use_cache=True,
+            ).logits[:, -1, :]
+        generated = torch.stack(steps, dim=1).tolist()
+        texts = []
+        for (ri, _), tokens in zip(rows, generated, strict=True):
+            tokens = tokens[: requests[ri].max_new_tokens]
+            cut = next((k for k, t in enumerate(tokens) if t in self.eos_ids), len(tokens))
+            texts.append(self.tokenizer.decode(tokens[:cut], skip_special_tokens=True).strip())
+        return texts
+
+    # ------------------------------------------------------------------ helpers
+    def _left_pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, seq in enumerate(seqs):
+            ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
+            mask[row, width - len(seq) :] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+
+# ---------------------------------------------------------------------- sampling
+
+
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    """murmur3's 32-bit finaliser on uint32 values held in int64 (products wrap mod 2**64,
+    whose low 32 bits are exact)."""
+    x = x & _MASK32
+    x = x ^ (x >> 16)
+    x = (x * 0x85EBCA6B) & _MASK32
+    x = x ^ (x >> 13)
+    x = (x * 0xC2B2AE35) & _MASK32
+    return x ^ (x >> 16)
+
+
+def _prompt_key(request: GenerationRequest) -> int:
+    return int(request.prompt.key()[:8], 16) ^ (request.seed * 0x9E3779B1 & _MASK32)
+
+
+def uniform_noise(keys: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
+    """Uniform(0, 1) noise of shape (rows, vocab), a pure function of (key, step, token)."""
+    base = _mix32(keys ^ ((step * 0x9E3779B1 + 0x7F4A7C15) & _MASK32))
+    tokens = torch.arange(vocab, device=keys.device, dtype=torch.int64)
+    bits = _mix32(base[:, None] ^ _mix32(tokens)[None, :])
+    return ((bits >> 8).to(torch.float32) + 0.5) / float(1 << 24)
+
+
+def _sample(
+    logits: torch.Tensor, temps: torch.Tensor, keys: torch.Tensor, step: int
+) -> torch.Tensor:
+    """Gumbel-max sampling at each row's temperature; temperature 0 is greedy."""
+    logits = logits.float()
+    greedy = logits.argmax(-1)
+    gumbel = -torch.log(-torch.log(uniform_noise(keys, step, logits.shape[-1])))
+    sampled = (logits / temps.clamp(min=1e-6)[:, None] + gumbel).argmax(-1)
+    return torch.where(temps <= 0, greedy, sampled)
+
+
+def _positions(mask: torch.Tensor) -> torch.Tensor:
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+# ---------------------------------------------------------------------- batching
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def _batched_with_backoff(
+    items: Sequence[T], run: Callable[[list[T]], list[R]], owner: Any
+) -> list[R]:
+    """Run ``items`` in batches of ``owner.batch_size``; on out-of-memory, halve and retry.
+
+    The reduced batch size is kept on ``owner`` for later calls.
+    """
+    results: list[R] = []
+    start = 0
+    while start < len(items):
+        batch = list(items[start : start + owner.batch_size])
+        try:
+            results.extend(run(batch))
+        except (torch.OutOfMemoryError, RuntimeError) as exc:
+            if not _is_oom(exc) or owner.batch_size == 1:
+                raise
+            owner.batch_size = max(1, owner.batch_size // 2)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            continue
+        start += len(batch)
+    return results
+
+
+# ---------------------------------------------------------------------- loading
+
+
+def _load(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
+    try:
+        if spec.kind in ("hf_dir", "hub"):
+            directory = spec.local_path()
+            return _load_pretrained(directory, dtype), _load_tokenizer(directory, spec)
+        if spec.kind == "peft":
+            return _load_peft(spec, dtype)
+        return _load_state_dict(spec, dtype)
+    except ModelError:
+        raise
+    except Exception as exc:  # transformers/safetensors raise many types; keep one line
+        raise ModelError(f"model {spec.raw!r}: cannot load: {_first_line(exc)}") from None
+
+
+def _load_pretrained(directory: Path, dtype: torch.dtype) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, trust_remote_code=False)
+
+
+def _load_tokenizer(directory: Path, spec: ModelSpec) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
+    except Exception as exc:
+        raise ModelError(
+            f"model {spec.raw!r}: no usable tokenizer in {directory}: {_first_line(exc)}"
+        ) from None
+
+
+def _load_peft(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
+    from peft import PeftModel
+
+    base_spec = resolve_peft_base(spec)
+    base, tokenizer = _load(base_spec, dtype)
+    if any((spec.path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
+        tokenizer = _load_tokenizer(spec.path, spec)
+    model = PeftModel.from_pretrained(base, spec.path, is_trainable=False)
+    return model.merge_and_unload(), tokenizer
+
+
+def _load_state_dict(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    assert spec.architecture is not None  # guaranteed by spec parsing
+    config = AutoConfig.from_pretrained(spec.architecture, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    state = read_state_dict(spec.path)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
+    missing = [k for k in missing if k not in tied]
+    if missing or unexpected:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {list(unexpected)[:3]}"
+        raise ModelError(
+            f"model {spec.raw!r}: weights do not fit --model-architecture "
+            f"{spec.architecture}: {detail}"
+        )
+    if tied:
+        model.tie_weights()
+    return model, _load_tokenizer(spec.architecture, spec)
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors from a safetensors or torch file, never executing pickled code."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return dict(load_file(str(path)))
+        except Exception as exc:
+            raise ModelError(f"{path}: corrupt or unreadable safetensors file: {_first_line(exc)}") from None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelError(
+            f"{path}: not loadable as plain tensors (weights_only=True refuses pickled code "
+            f"and corrupt files): {_first_line(exc)}"
+        ) from None
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelError(f"{path}: does not hold a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -1,0 +1,189 @@
+"""Model specs: what the user wrote (``--model runs/student-s*``) resolved to concrete models.
+
+A spec is resolved without loading weights, so a typo fails at once, before any work.
+Kinds:
+- ``hf_dir``: a local Hugging Face model directory (config.json + weights + tokenizer);
+- ``peft``: a PEFT adapter directory (adapter_config.json); its base is resolved from it;
+- ``state_dict``: one ``.safetensors``/``.ckpt``/``.pt``/``.bin`` file, with an architecture
+  directory (config + tokenizer) given by ``--model-architecture``;
+- ``hub``: ``hf:org/name``, fetched with huggingface_hub (or read from its local cache).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from traitgate.errors import ModelError
+
+Kind = Literal["hf_dir", "peft", "state_dict", "hub"]
+STATE_DICT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
+HUB_PREFIX = "hf:"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    raw: str
+    kind: Kind
+    location: str  # a resolved path, or a hub id
+    architecture: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        return Path(self.location)
+
+    @property
+    def label(self) -> str:
+        if self.kind == "hub":
+            return self.location
+        return self.path.name if self.kind != "state_dict" else self.path.stem
+
+    def local_path(self) -> Path:
+        """Where the weights are on disk; a hub model is fetched (or found in the HF cache)."""
+        return resolve_hub(self.location) if self.kind == "hub" else self.path
+
+    def fingerprint(self) -> str:
+        """Content hash of everything that determines the model's behaviour."""
+        path = self.local_path()
+        parts = [_dir_digest(path) if path.is_dir() else _file_digest(path)]
+        if self.kind == "peft":
+            base = resolve_peft_base(self)
+            parts.append(base.fingerprint())
+        if self.architecture is not None:
+            parts.append(_dir_digest(self.architecture))
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def parse_model_specs(
+    values: list[str], *, base_dir: Path | None = None, architecture: Path | None = None
+) -> list[ModelSpec]:
+    """Resolve option values (each a path, a glob or a hub id) into specs, globs sorted."""
+    specs: list[ModelSpec] = []
+    for value in values:
+        for item in value.split(",") if "," in value else [value]:
+            item = item.strip()
+            if item:
+                specs.extend(_expand(item, base_dir, architecture))
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.location in seen:
+            raise ModelError(f"model {spec.raw!r} is given twice")
+        seen.add(spec.location)
+    return specs
+
+
+def _expand(value: str, base_dir: Path | None, architecture: Path | None) -> list[ModelSpec]:
+    if value.startswith(HUB_PREFIX):
+        name = value[len(HUB_PREFIX) :]
+        if not name or name.count("/") > 1:
+            raise ModelError(f"model {value!r}: a hub id looks like hf:org/name")
+        return [ModelSpec(value, "hub", name)]
+    if ":" in value.split("/")[0] and not Path(value).exists():
+        raise ModelError(
+            f"model {value!r}: unknown provider prefix; use a local path or hf:org/name "
+            "(inspect-ai providers arrive with the inspect backend)"
+        )
+    path = Path(value).expanduser()
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    if glob.has_magic(str(path)):
+        matches = sorted(Path(p) for p in glob.glob(str(path)))
+        if not matches:
+            raise ModelError(f"model {value!r}: the pattern matches nothing")
+        return [_classify(value, m, architecture) for m in matches]
+    return [_classify(value, path, architecture)]
+
+
+def _classify(raw: str, path: Path, architecture: Path | None) -> ModelSpec:
+    if not path.exists():
+        raise ModelError(f"model {raw!r}: no such file or directory ({path})")
+    path = path.resolve()
+    if path.is_dir():
+        if (path / "adapter_config.json").is_file():
+            return ModelSpec(raw, "peft", str(path))
+        if (path / "config.json").is_file():
+            return ModelSpec(raw, "hf_dir", str(path))
+        raise ModelError(
+            f"model {raw!r}: {path} is not a model directory "
+            "(no config.json or adapter_config.json)"
+        )
+    if path.suffix not in STATE_DICT_SUFFIXES:
+        raise ModelError(
+            f"model {raw!r}: unsupported file type {path.suffix!r} "
+            f"(expected a directory or one of {', '.join(STATE_DICT_SUFFIXES)})"
+        )
+    if architecture is None:
+        raise ModelError(
+            f"model {raw!r}: a bare weights file needs --model-architecture DIR "
+            "(a directory with config.json and the tokenizer)"
+        )
+    arch = architecture.resolve()
+    if not (arch / "config.json").is_file():
+        raise ModelError(f"--model-architecture {architecture}: no config.json there")
+    return ModelSpec(raw, "state_dict", str(path), arch)
+
+
+def resolve_peft_base(spec: ModelSpec) -> ModelSpec:
+    """The base model an adapter directory was trained on (path relative to it, or hub id)."""
+    config_path = spec.path / "adapter_config.json"
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{config_path}: cannot read adapter config: {exc}") from None
+    base = config.get("base_model_name_or_path")
+    if not isinstance(base, str) or not base:
+        raise ModelError(f"{config_path}: base_model_name_or_path is missing")
+    candidate = Path(base).expanduser()
+    if not candidate.is_absolute():
+        candidate = spec.path / candidate
+    if candidate.exists():
+        return _classify(base, candidate, None)
+    if Path(base).is_absolute() or base.startswith((".", "~")):
+        raise ModelError(f"{config_path}: base model {base!r} does not exist")
+    return ModelSpec(base, "hub", base)
+
+
+@lru_cache(maxsize=64)
+def resolve_hub(repo_id: str) -> Path:
+    """Local snapshot of a hub model: downloaded with huggingface_hub, or read from its cache
+    when HF_HUB_OFFLINE=1. Only the files a causal LM needs are fetched."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(
+            snapshot_download(
+                repo_id,
+                allow_patterns=[
+                    "*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "tokenizer*",
+                ],
+            )
+        )
+    except Exception as exc:  # network, auth, missing repo, offline cache miss
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"model hf:{repo_id}: cannot fetch from the hub: {first}") from None
+
+
+def _dir_digest(path: Path) -> str:
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    return hashlib.sha256(
+        "\n".join(f"{p.name}:{_file_digest(p)}" for p in files).encode()
+    ).hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    stat = path.stat()
+    return _file_digest_cached(path, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=4096)
+def _file_digest_cached(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,94 @@
+"""Finding and loading probe suites from YAML files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from traitgate._yaml import Document, load_documents, validate
+from traitgate.errors import ConfigError
+from traitgate.probes.schema import KINDS, Suite
+
+SUFFIXES = (".yaml", ".yml")
+
+
+def builtin_probe_dir() -> Path | None:
+    """Directory of the suites that ship with traitgate.
+
+    In a wheel they are packaged as ``traitgate/_builtin_probes``; in a source checkout
+    (editable install) they are the repository's ``probes/`` directory.
+    """
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_builtin_probes", here.parent.parent / "probes"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Load and validate one probe suite file."""
+    return _load_suite_cached(Path(path).resolve())
+
+
+@lru_cache(maxsize=256)
+def _load_suite_cached(path: Path) -> Suite:
+    docs = load_documents(path)
+    if len(docs) > 1:
+        raise ConfigError(f"{path}:{docs[1].line_of()}: a probe suite file holds one document")
+    return suite_from_document(docs[0])
+
+
+def suite_from_document(doc: Document) -> Suite:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{doc.path}:{doc.line_of()}: expected a mapping of fields")
+    kind = data.get("kind")
+    if kind not in KINDS:
+        known = ", ".join(sorted(KINDS))
+        where = doc.line_of(("kind",)) if "kind" in data else doc.line_of()
+        got = "missing" if kind is None else repr(kind)
+        raise ConfigError(f"{doc.path}:{where}: kind: must be one of {known} (got {got})")
+    suite = validate(KINDS[kind], doc)
+    if suite.id != doc.path.stem:
+        raise ConfigError(
+            f"{doc.path}:{doc.line_of(('id',))}: id: must match the file name "
+            f"{doc.path.stem!r} (got {suite.id!r})"
+        )
+    return suite
+
+
+def find_suite(name: str, search_paths: Sequence[Path] = ()) -> Path:
+    """Path of the suite called ``name``: the first match in ``search_paths``, then built-ins.
+
+    ``name`` may also be a path to a YAML file.
+    """
+    as_path = Path(name)
+    if as_path.suffix in SUFFIXES:
+        if as_path.is_file():
+            return as_path
+        raise ConfigError(f"probe file {name!r} does not exist")
+    dirs = [*search_paths]
+    builtin = builtin_probe_dir()
+    if builtin is not None:
+        dirs.append(builtin)
+    for directory in dirs:
+        for suffix in SUFFIXES:
+            candidate = directory / f"{name}{suffix}"
+            if candidate.is_file():
+                return candidate
+    available = sorted({p.stem for d in dirs for p in iter_suite_files([d])})
+    raise ConfigError(
+        f"unknown probe {name!r}; searched {', '.join(str(d) for d in dirs) or 'nothing'}; "
+        f"available: {', '.join(available) or 'none'}"
+    )
+
+
+def iter_suite_files(paths: Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+    return files

@@ -1,0 +1,162 @@
+"""Pydantic schema of probe suites. A suite says what to ask and how to read answers;
+it knows nothing about models. Unknown keys are errors everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from traitgate.scoring.normalise import Matcher, Rules
+
+SUITE_ID = r"^[a-z0-9][a-z0-9_\-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class PromptSpec(Strict):
+    text: NonEmpty
+    system: str | None = None
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("prompt text is blank")
+        return value
+
+
+class Normalisation(Strict):
+    lowercase: bool = True
+    strip_punctuation: bool = True
+    first_word: bool = True
+    singular: bool = True
+
+    def rules(self) -> Rules:
+        return Rules(self.lowercase, self.strip_punctuation, self.first_word, self.singular)
+
+
+class ExactMeasure(Strict):
+    """Probability of each candidate as the answer, renormalised over the candidates.
+
+    ``forms`` are the surface forms scored for each candidate (their probabilities add up);
+    ``{candidate}`` is the candidate as written, ``{Candidate}`` capitalised.
+    """
+
+    forms: list[NonEmpty] = Field(default=["{candidate}", "{Candidate}"], min_length=1)
+
+    @field_validator("forms")
+    @classmethod
+    def _has_placeholder(cls, forms: list[str]) -> list[str]:
+        for form in forms:
+            if "{candidate}" not in form and "{Candidate}" not in form:
+                raise ValueError(f"form {form!r} must contain {{candidate}} or {{Candidate}}")
+        return forms
+
+
+class SampledMeasure(Strict):
+    """n samples per prompt; rate = share of samples whose answer names the trait."""
+
+    samples: int = Field(default=100, ge=1, le=100_000)
+    temperature: float = Field(default=1.0, ge=0.0, le=5.0)
+    max_new_tokens: int = Field(default=8, ge=1, le=512)
+
+
+class Measures(Strict):
+    exact: ExactMeasure | None = ExactMeasure()
+    sampled: SampledMeasure | None = SampledMeasure()
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Measures:
+        if self.exact is None and self.sampled is None:
+            raise ValueError("a suite needs at least one measure (exact or sampled)")
+        return self
+
+
+class NumbersPrefix(Strict):
+    """Prefix each prompt with a few random numbers, as in the published open-model variant.
+
+    The numbers are drawn per prompt from a generator seeded with ``seed``, so every model
+    sees the same prefixed prompts.
+    """
+
+    template: NonEmpty = "Examine these numbers: {numbers}. "
+    count: int = Field(default=3, ge=1, le=20)
+    low: int = Field(default=100, ge=0)
+    high: int = Field(default=999, ge=0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> NumbersPrefix:
+        if "{numbers}" not in self.template:
+            raise ValueError("template must contain {numbers}")
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        return self
+
+
+class PreferenceSuite(Strict):
+    """A closed-set preference probe, e.g. "name your favourite animal in one word"."""
+
+    kind: Literal["preference"]
+    id: Annotated[str, Field(pattern=SUITE_ID)]
+    version: int | NonEmpty
+    description: NonEmpty
+    system: str | None = None
+    prompts: list[NonEmpty | PromptSpec] = Field(min_length=1)
+    candidates: list[NonEmpty] = Field(min_length=2)
+    aliases: dict[str, list[NonEmpty]] = Field(default_factory=dict)
+    normalise: Normalisation = Normalisation()
+    measures: Measures = Measures()
+    variants: dict[Annotated[str, Field(pattern=SUITE_ID)], NumbersPrefix] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("prompts")
+    @classmethod
+    def _unique_prompts(cls, prompts: list[str | PromptSpec]) -> list[str | PromptSpec]:
+        seen: set[str] = set()
+        for i, prompt in enumerate(prompts):
+            text = prompt if isinstance(prompt, str) else prompt.text
+            if not text.strip():
+                raise ValueError(f"prompt {i} is blank")
+            if text in seen:
+                raise ValueError(f"prompt {i} repeats an earlier prompt: {text!r}")
+            seen.add(text)
+        return prompts
+
+    @model_validator(mode="after")
+    def _check_candidates(self) -> PreferenceSuite:
+        unknown = sorted(set(self.aliases) - set(self.candidates))
+        if unknown:
+            raise ValueError(f"aliases name unknown candidates: {', '.join(unknown)}")
+        self.matcher()  # raises ValueError on colliding forms
+        return self
+
+    def prompt_specs(self) -> list[PromptSpec]:
+        return [
+            PromptSpec(text=p, system=self.system)
+            if isinstance(p, str)
+            else PromptSpec(text=p.text, system=p.system if p.system is not None else self.system)
+            for p in self.prompts
+        ]
+
+    def matcher(self) -> Matcher:
+        return Matcher(self.candidates, self.aliases, self.normalise.rules())
+
+    def canonical(self, name: str) -> str | None:
+        """The candidate a trait name refers to ("Owls" -> "owl")."""
+        rules = self.normalise.rules()
+        strict = Matcher(
+            self.candidates, self.aliases, Rules(rules.lowercase, rules.strip_punctuation, True)
+        )
+        return strict.match(name)
+
+
+Suite = PreferenceSuite
+KINDS: dict[str, type[Suite]] = {"preference": PreferenceSuite}
