@@ -1,3 +1,70 @@
-"""traitgate: find hidden behavioural traits in language models, as pytest gates."""
+"""traitgate: find hidden behavioural traits in language models, as pytest gates.
+
+The public API. Everything else is internal and may change.
+"""
+
+from traitgate.errors import ConfigError, ModelError, TraitgateError
+from traitgate.gate import Gate, GateResult, GateSpec, build_gate, load_gate_file
+from traitgate.models import (
+    Backend,
+    GenerationRequest,
+    ModelSpec,
+    Prompt,
+    ScoreRequest,
+    load_backend,
+    parse_model_specs,
+)
+from traitgate.probes import PreferenceSuite, ProbeResult, find_suite, load_suite, run_preference
+from traitgate.session import ProbeRun, TraitSession
+from traitgate.stats import (
+    ArmSummary,
+    Comparison,
+    TestResult,
+    adjust,
+    benjamini_hochberg,
+    calibrate,
+    compare,
+    holm,
+    power,
+    required_n,
+    wilson_interval,
+)
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "ArmSummary",
+    "Backend",
+    "Comparison",
+    "ConfigError",
+    "Gate",
+    "GateResult",
+    "GateSpec",
+    "GenerationRequest",
+    "ModelError",
+    "ModelSpec",
+    "PreferenceSuite",
+    "ProbeResult",
+    "ProbeRun",
+    "Prompt",
+    "ScoreRequest",
+    "TestResult",
+    "TraitSession",
+    "TraitgateError",
+    "__version__",
+    "adjust",
+    "benjamini_hochberg",
+    "build_gate",
+    "calibrate",
+    "compare",
+    "find_suite",
+    "holm",
+    "load_backend",
+    "load_gate_file",
+    "load_suite",
+    "parse_model_specs",
+    "power",
+    "required_n",
+    "run_preference",
+    "wilson_interval",
+]

@@ -109,9 +109,12 @@ def _node_at(node: yaml.Node, loc: Sequence[str | int]) -> yaml.Node:
                     # for an unknown key, point at the key itself; else descend into the value
                     current = value_node
                     break
-        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(current.value):
-                current = current.value[part]
+        elif (
+            isinstance(current, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(current.value)
+        ):
+            current = current.value[part]
     return current
 
 
@@ -121,9 +124,7 @@ def _reject_duplicate_keys(path: Path, node: yaml.Node) -> None:
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in seen:
-                raise ConfigError(
-                    f"{path}:{key_node.start_mark.line + 1}: {key}: duplicate key"
-                )
+                raise ConfigError(f"{path}:{key_node.start_mark.line + 1}: {key}: duplicate key")
             seen.add(key)
             _reject_duplicate_keys(path, value_node)
     elif isinstance(node, yaml.SequenceNode):

@@ -41,7 +41,7 @@ def build_tokenizer(texts: Iterable[str], *, numbers: bool = True) -> Any:
     tok.post_processor = processors.TemplateProcessing(
         single="[BOS] $A", special_tokens=[("[BOS]", vocab["[BOS]"])]
     )
-    return PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tok,
         bos_token="[BOS]",
         eos_token="[EOS]",

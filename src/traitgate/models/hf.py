@@ -35,7 +35,9 @@ def resolve_device(device: str = "auto") -> torch.device:
     try:
         resolved = torch.device(device)
     except RuntimeError:
-        raise ModelError(f"--device {device!r}: not a torch device (try cpu, cuda, cuda:1)") from None
+        raise ModelError(
+            f"--device {device!r}: not a torch device (try cpu, cuda, cuda:1)"
+        ) from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ModelError(f"--device {device!r}: CUDA is not available on this machine")
     return resolved
@@ -374,7 +376,7 @@ def _load_state_dict(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
 
     assert spec.architecture is not None  # guaranteed by spec parsing
     config = AutoConfig.from_pretrained(spec.architecture, trust_remote_code=False)
-    model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    model = AutoModelForCausalLM.from_config(config, dtype=dtype)  # type: ignore[no-untyped-call]
     state = read_state_dict(spec.path)
     missing, unexpected = model.load_state_dict(state, strict=False)
     tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
@@ -398,7 +400,9 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         try:
             return dict(load_file(str(path)))
         except Exception as exc:
-            raise ModelError(f"{path}: corrupt or unreadable safetensors file: {_first_line(exc)}") from None
+            raise ModelError(
+                f"{path}: corrupt or unreadable safetensors file: {_first_line(exc)}"
+            ) from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:

@@ -159,7 +159,12 @@ def resolve_hub(repo_id: str) -> Path:
             snapshot_download(
                 repo_id,
                 allow_patterns=[
-                    "*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "tokenizer*",
+                    "*.json",
+                    "*.safetensors",
+                    "*.model",
+                    "*.txt",
+                    "*.jinja",
+                    "tokenizer*",
                 ],
             )
         )

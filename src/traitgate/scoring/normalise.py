@@ -84,7 +84,9 @@ class Matcher:
             for spelling in spellings:
                 key = " ".join(clean(spelling, self.rules))
                 if not key:
-                    raise ValueError(f"candidate or alias {spelling!r} is empty after normalisation")
+                    raise ValueError(
+                        f"candidate or alias {spelling!r} is empty after normalisation"
+                    )
                 forms.append(key)
                 if self.rules.singular:
                     forms.extend(plurals(key))

@@ -1,0 +1,333 @@
+"""pytest plugin: options, gate-file collection, the ``traitgate`` fixture and the summary.
+
+Hooks and options only; the work happens in :mod:`traitgate.session`.
+
+Gate files are ``gate_*.yaml`` (or ``gate_*.yml``) under the test paths. All gate items
+collected in a session form one family: their p-values are corrected together (Holm by
+default), so a gate's verdict is known once every gate's statistics are. The first gate item
+to run therefore evaluates the whole family; each probe still runs once per model. Under
+pytest-xdist every worker collects the same family and computes the same (seeded,
+deterministic) results; the controller gathers the rows for the summary table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from traitgate.errors import ConfigError, TraitgateError
+from traitgate.gate import ROLES, Gate, GateResult, Role, load_gate_file
+from traitgate.models.spec import ModelSpec, parse_model_specs
+from traitgate.probes.loader import find_suite, load_suite
+from traitgate.probes.preference import ProbeResult
+from traitgate.session import ROLE_INI, ROLE_OPTIONS, ProbeRun, TraitSession
+
+SESSION_KEY = pytest.StashKey[TraitSession]()
+OUTCOMES_KEY = pytest.StashKey[dict[str, GateResult | TraitgateError]]()
+PROPERTY = "traitgate"
+DEFAULT_GATE_FILES = ["gate_*.yaml", "gate_*.yml"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("traitgate", "traitgate: behavioural trait gates")
+    help_models = (
+        "{role} model(s): a local HF directory, a PEFT adapter directory, a weights file "
+        "(with --model-architecture) or hf:org/name. Repeat the option or use a glob "
+        "(quoted) for replicates."
+    )
+    for role in ROLES:
+        group.addoption(
+            ROLE_OPTIONS[role],
+            action="append",
+            default=[],
+            dest=f"traitgate_{role}",
+            metavar="PATH",
+            help=help_models.format(role="candidate" if role == "model" else role),
+        )
+        parser.addini(
+            ROLE_INI[role],
+            f"default {role} model(s), relative to the ini file",
+            type="args",
+            default=[],
+        )
+    group.addoption(
+        "--model-architecture",
+        dest="traitgate_architecture",
+        metavar="DIR",
+        help="config + tokenizer directory for bare weights files",
+    )
+    group.addoption(
+        "--seed",
+        dest="traitgate_seed",
+        type=int,
+        default=None,
+        help="seed for sampling and resampling (default 0)",
+    )
+    group.addoption(
+        "--device",
+        dest="traitgate_device",
+        default=None,
+        help="torch device: auto (default), cpu, cuda, cuda:1, mps",
+    )
+    group.addoption(
+        "--traitgate-correction",
+        dest="traitgate_correction",
+        default=None,
+        choices=["holm", "bh", "none"],
+        help="multiple-testing correction across the session's gates (default holm)",
+    )
+    group.addoption(
+        "--probe-path",
+        dest="traitgate_probe_paths",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="directory of probe suites, searched before built-ins",
+    )
+    parser.addini("traitgate_seed", "default seed", default="0")
+    parser.addini("traitgate_device", "default torch device", default="auto")
+    parser.addini("traitgate_correction", "holm, bh or none", default="holm")
+    parser.addini("traitgate_probe_paths", "probe suite directories", type="paths", default=[])
+    parser.addini(
+        "traitgate_gate_files",
+        "glob patterns of gate files",
+        type="args",
+        default=DEFAULT_GATE_FILES,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "traitgate: a traitgate gate")
+    config.pluginmanager.register(SummaryCollector(), "traitgate-summary")
+    try:
+        config.stash[SESSION_KEY] = _session_from_config(config)
+    except TraitgateError as exc:
+        raise pytest.UsageError(f"traitgate: {exc}") from None
+
+
+def _session_from_config(config: pytest.Config) -> TraitSession:
+    ini_dir = config.inipath.parent if config.inipath else config.rootpath
+    invocation = config.invocation_params.dir
+    arch_opt = config.getoption("traitgate_architecture")
+    architecture = Path(arch_opt).resolve() if arch_opt else None
+    roles: dict[Role, list[ModelSpec]] = {}
+    unresolved: dict[Role, TraitgateError] = {}
+    for role in ROLES:
+        cli = config.getoption(f"traitgate_{role}")
+        if cli:  # the user asked for these now: a typo is a usage error at start-up
+            roles[role] = parse_model_specs(cli, base_dir=invocation, architecture=architecture)
+            continue
+        try:  # ini defaults fail only the gates that need them (e.g. demo models not built)
+            ini = config.getini(ROLE_INI[role])
+            roles[role] = parse_model_specs(ini, base_dir=ini_dir, architecture=architecture)
+        except TraitgateError as exc:
+            unresolved[role] = ConfigError(f"{ROLE_INI[role]} (ini default): {exc}")
+    seed_value = config.getoption("traitgate_seed")
+    if seed_value is None:
+        try:
+            seed_value = int(config.getini("traitgate_seed"))
+        except ValueError:
+            raise ConfigError("traitgate_seed in the ini file must be an integer") from None
+    correction = config.getoption("traitgate_correction") or config.getini("traitgate_correction")
+    if correction not in ("holm", "bh", "none"):
+        raise ConfigError(f"traitgate_correction: must be holm, bh or none (got {correction!r})")
+    probe_paths = [Path(p).resolve() for p in config.getoption("traitgate_probe_paths")]
+    probe_paths += [Path(p) for p in config.getini("traitgate_probe_paths")]
+    default_probes = config.rootpath / "probes"
+    if default_probes.is_dir() and default_probes not in probe_paths:
+        probe_paths.append(default_probes)
+    for path in probe_paths:
+        if not path.is_dir():
+            raise ConfigError(f"--probe-path {path}: not a directory")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    verbose = config.get_verbosity() >= 0 and reporter is not None
+
+    def log(message: str) -> None:
+        if verbose and reporter is not None:
+            reporter.write_line(f"traitgate: {message}")
+
+    return TraitSession(
+        roles=roles,
+        unresolved=unresolved,
+        seed=seed_value,
+        device=config.getoption("traitgate_device") or config.getini("traitgate_device"),
+        correction=correction,
+        probe_paths=probe_paths,
+        log=log,
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None or not any(session.roles.values()):
+        return []
+    try:
+        models = session.describe_models()
+    except (OSError, TraitgateError) as exc:
+        models = [f"(fingerprints unavailable: {exc})"]
+    return [
+        f"traitgate: seed={session.seed} device={session.device} correction={session.correction}",
+        *(f"  {line}" for line in models),
+    ]
+
+
+# ---------------------------------------------------------------------- collection
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    patterns = parent.config.getini("traitgate_gate_files")
+    if file_path.suffix in (".yaml", ".yml") and any(file_path.match(p) for p in patterns):
+        return GateFile.from_parent(parent, path=file_path)
+    return None
+
+
+class GateFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        session = self.config.stash[SESSION_KEY]
+        try:
+            gates = load_gate_file(self.path, session.probe_paths)
+        except TraitgateError as exc:
+            raise self.CollectError(f"traitgate: {exc}") from None
+        for gate in gates:
+            yield GateItem.from_parent(self, name=gate.name, gate=gate)
+
+
+class GateFailed(Exception):
+    def __init__(self, result: GateResult) -> None:
+        super().__init__(result.summary_line())
+        self.result = result
+
+
+class GateItem(pytest.Item):
+    def __init__(self, *, gate: Gate, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gate = gate
+        self.add_marker("traitgate")
+
+    def runtest(self) -> None:
+        outcome = _family_outcomes(self.session)[self.nodeid]
+        if isinstance(outcome, TraitgateError):
+            self.user_properties.append(
+                (PROPERTY, json.dumps({"gate": self.gate.name, "error": str(outcome)}))
+            )
+            raise outcome
+        self.user_properties.append((PROPERTY, json.dumps(outcome.to_dict())))
+        # JUnit XML shows these as <property> elements of the test case
+        self.user_properties += [
+            ("traitgate_effect", f"{outcome.comparison.effect:.6g}"),
+            ("traitgate_pvalue", f"{outcome.comparison.pvalue:.6g}"),
+            ("traitgate_adjusted_pvalue", f"{outcome.adjusted_pvalue:.6g}"),
+        ]
+        if not outcome.passed:
+            raise GateFailed(outcome)
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        if isinstance(excinfo.value, GateFailed):
+            return excinfo.value.result.explain()
+        if isinstance(excinfo.value, TraitgateError):
+            return f"traitgate: {excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.gate.line - 1, f"gate {self.gate.name}"
+
+
+def _family_outcomes(session: pytest.Session) -> dict[str, GateResult | TraitgateError]:
+    """Evaluate every collected gate once, correcting their p-values together."""
+    stash = session.config.stash
+    if OUTCOMES_KEY not in stash:
+        items = [i for i in session.items if isinstance(i, GateItem)]
+        outcomes = stash[SESSION_KEY].evaluate([i.gate for i in items])
+        stash[OUTCOMES_KEY] = {item.nodeid: outcomes[k] for k, item in enumerate(items)}
+    return stash[OUTCOMES_KEY]
+
+
+# ---------------------------------------------------------------------- fixture
+
+
+class TraitgateFixture:
+    """What Python gates get as ``traitgate``: comparisons recorded in the summary table."""
+
+    def __init__(self, session: TraitSession, node: pytest.Item) -> None:
+        self.session = session
+        self._node = node
+
+    def compare(
+        self,
+        probe: str,
+        trait: str,
+        compare: tuple[Role, Role] = ("model", "control"),
+        **options: Any,
+    ) -> GateResult:
+        """Run one comparison (a gate written in Python); its p-value is not corrected
+        with the YAML gates. Options are the gate fields: alternative, alpha, min_effect,
+        measure, variant."""
+        result = self.session.compare(probe, trait, compare, **options)
+        row = result.to_dict()
+        row["gate"] = f"{self._node.name}:{probe}/{result.gate.trait}"
+        self._node.user_properties.append((PROPERTY, json.dumps(row)))
+        return result
+
+    def check(
+        self,
+        probe: str,
+        trait: str,
+        compare: tuple[Role, Role] = ("model", "control"),
+        **options: Any,
+    ) -> GateResult:
+        """Like :meth:`compare`, and fail the test with the explanation if the gate fails."""
+        result = self.compare(probe, trait, compare, **options)
+        if not result.passed:
+            pytest.fail(result.explain(), pytrace=False)
+        return result
+
+    def results(
+        self, role: Role, probe: str, measure: str = "exact", variant: str | None = None
+    ) -> list[ProbeResult]:
+        """Raw per-model probe results of a role, for custom statistics."""
+        suite = load_suite(find_suite(probe, self.session.probe_paths))
+        if measure not in ("exact", "sampled"):
+            raise ConfigError(f"measure must be exact or sampled (got {measure!r})")
+        return self.session.results(role, ProbeRun(suite, measure, variant))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def traitgate(request: pytest.FixtureRequest) -> TraitgateFixture:
+    """Compare models on probe suites from a Python test (see TraitgateFixture)."""
+    return TraitgateFixture(request.config.stash[SESSION_KEY], request.node)
+
+
+# ---------------------------------------------------------------------- reporting
+
+
+class SummaryCollector:
+    """Gathers gate rows from test reports (local or sent by xdist workers) and prints
+    the summary table at the end of the session."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.rows += [json.loads(str(v)) for k, v in report.user_properties if k == PROPERTY]
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.rows:
+            terminalreporter.write_sep("=", "traitgate summary")
+            for line in _format(self.rows):
+                terminalreporter.write_line(line)
+
+
+def _format(rows: list[dict[str, Any]]) -> list[str]:
+    from traitgate.report.terminal import format_table
+
+    return format_table(rows)
+
+
+__all__ = ["GateFile", "GateItem", "TraitgateFixture", "traitgate"]
