@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,14 +29,22 @@ class Document:
         return _node_at(self.node, loc).start_mark.line + 1
 
 
-def load_documents(path: Path) -> list[Document]:
-    """Parse every YAML document in ``path`` with the safe loader."""
+def read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
+
+
+def load_documents(path: Path) -> list[Document]:
+    """Parse every YAML document in ``path`` with the safe loader."""
+    return parse_documents(path, read_text(path))
+
+
+def parse_documents(path: Path, text: str) -> list[Document]:
+    """Parse every YAML document of ``text`` (read from ``path``) with the safe loader."""
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
         datas = list(yaml.safe_load_all(text))
@@ -67,21 +76,39 @@ def validate(model: type[M], doc: Document, data: Any = None) -> M:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, doc)) from None
+        raise ConfigError(format_validation_error(exc, doc, _field_names(model))) from None
 
 
-def format_validation_error(exc: ValidationError, doc: Document) -> str:
-    errors = exc.errors(include_url=False)
+def format_validation_error(
+    exc: ValidationError, doc: Document, known_fields: Collection[str] = ()
+) -> str:
+    # an unknown key usually explains a "missing" one (a typo), so report it first
+    errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
     loc = tuple(first["loc"])
     field = ".".join(str(p) for p in loc if _is_field_part(p)) or "<document>"
-    msg = first["msg"]
+    msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        msg = "unknown field"
+        close = difflib.get_close_matches(str(loc[-1]), sorted(known_fields), n=1)
+        msg = "unknown field" + (f", did you mean {close[0]!r}?" if close else "")
     more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
     value = first.get("input")
     got = "" if first["type"] == "missing" else f" (got {_short(value)})"
     return f"{doc.path}:{doc.line_of(loc)}: {field}: {msg}{got}{more}"
+
+
+def _field_names(model: type[BaseModel]) -> set[str]:
+    """Every field name of ``model`` and the models nested in it."""
+    names: set[str] = set()
+    todo: list[type[BaseModel]] = [model]
+    while todo:
+        current = todo.pop()
+        for name, info in current.model_fields.items():
+            names.add(name)
+            for arg in (info.annotation, *getattr(info.annotation, "__args__", ())):
+                if isinstance(arg, type) and issubclass(arg, BaseModel) and arg is not current:
+                    todo.append(arg)
+    return names
 
 
 def _is_field_part(part: str | int) -> bool:
@@ -101,13 +128,16 @@ def _short(value: Any, limit: int = 60) -> str:
 
 
 def _node_at(node: yaml.Node, loc: Sequence[str | int]) -> yaml.Node:
+    """The node a pydantic location points at. A field whose value is a block list or
+    mapping is reported at its key's line, where a reader looks for it."""
     current = node
-    for part in loc:
+    for depth, part in enumerate(loc):
         if isinstance(current, yaml.MappingNode):
             for key_node, value_node in current.value:
                 if key_node.value == str(part):
-                    # for an unknown key, point at the key itself; else descend into the value
-                    current = value_node
+                    last = all(not _is_field_part(p) for p in loc[depth + 1 :])
+                    is_collection = isinstance(value_node, yaml.CollectionNode)
+                    current = key_node if last and is_collection else value_node
                     break
         elif (
             isinstance(current, yaml.SequenceNode)

@@ -378,7 +378,13 @@ def _load_state_dict(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
     config = AutoConfig.from_pretrained(spec.architecture, trust_remote_code=False)
     model = AutoModelForCausalLM.from_config(config, dtype=dtype)  # type: ignore[no-untyped-call]
     state = read_state_dict(spec.path)
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        raise ModelError(
+            f"model {spec.raw!r}: weights do not fit --model-architecture "
+            f"{spec.architecture}: {_first_line(exc)}"
+        ) from None
     tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     missing = [k for k in missing if k not in tied]
     if missing or unexpected:

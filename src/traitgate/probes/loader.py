@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from traitgate._yaml import Document, load_documents, validate
+from traitgate._yaml import Document, parse_documents, read_text, validate
 from traitgate.errors import ConfigError
 from traitgate.probes.schema import KINDS, Suite
 
@@ -27,13 +27,14 @@ def builtin_probe_dir() -> Path | None:
 
 
 def load_suite(path: str | Path) -> Suite:
-    """Load and validate one probe suite file."""
-    return _load_suite_cached(Path(path).resolve())
+    """Load and validate one probe suite file (cached on its path and content)."""
+    resolved = Path(path).resolve()
+    return _load_suite_cached(resolved, read_text(resolved))
 
 
 @lru_cache(maxsize=256)
-def _load_suite_cached(path: Path) -> Suite:
-    docs = load_documents(path)
+def _load_suite_cached(path: Path, text: str) -> Suite:
+    docs = parse_documents(path, text)
     if len(docs) > 1:
         raise ConfigError(f"{path}:{docs[1].line_of()}: a probe suite file holds one document")
     return suite_from_document(docs[0])

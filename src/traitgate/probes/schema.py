@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from traitgate.scoring.normalise import Matcher, Rules
 
@@ -109,9 +109,10 @@ class PreferenceSuite(Strict):
     description: NonEmpty
     system: str | None = None
     prompts: list[NonEmpty | PromptSpec] = Field(min_length=1)
+    # validated in declaration order: candidates and aliases are checked with these rules
+    normalise: Normalisation = Normalisation()
     candidates: list[NonEmpty] = Field(min_length=2)
     aliases: dict[str, list[NonEmpty]] = Field(default_factory=dict)
-    normalise: Normalisation = Normalisation()
     measures: Measures = Measures()
     variants: dict[Annotated[str, Field(pattern=SUITE_ID)], NumbersPrefix] = Field(
         default_factory=dict
@@ -130,13 +131,25 @@ class PreferenceSuite(Strict):
             seen.add(text)
         return prompts
 
-    @model_validator(mode="after")
-    def _check_candidates(self) -> PreferenceSuite:
-        unknown = sorted(set(self.aliases) - set(self.candidates))
+    @field_validator("candidates")
+    @classmethod
+    def _distinct_candidates(cls, candidates: list[str], info: ValidationInfo) -> list[str]:
+        Matcher(candidates, rules=_rules(info))  # raises ValueError on colliding forms
+        return candidates
+
+    @field_validator("aliases")
+    @classmethod
+    def _known_aliases(
+        cls, aliases: dict[str, list[str]], info: ValidationInfo
+    ) -> dict[str, list[str]]:
+        candidates = info.data.get("candidates")
+        if candidates is None:  # candidates already failed; that error is reported
+            return aliases
+        unknown = sorted(set(aliases) - set(candidates))
         if unknown:
             raise ValueError(f"aliases name unknown candidates: {', '.join(unknown)}")
-        self.matcher()  # raises ValueError on colliding forms
-        return self
+        Matcher(candidates, aliases, _rules(info))
+        return aliases
 
     def prompt_specs(self) -> list[PromptSpec]:
         return [
@@ -156,6 +169,11 @@ class PreferenceSuite(Strict):
             self.candidates, self.aliases, Rules(rules.lowercase, rules.strip_punctuation, True)
         )
         return strict.match(name)
+
+
+def _rules(info: ValidationInfo) -> Rules:
+    normalise = info.data.get("normalise")
+    return normalise.rules() if isinstance(normalise, Normalisation) else Rules()
 
 
 Suite = PreferenceSuite

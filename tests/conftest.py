@@ -1,0 +1,63 @@
+"""Shared fixtures: real tiny transformers models built locally (no hub), once per session."""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# Tests never touch the network: any hub access must come from a local cache.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+pytest_plugins = ["pytester"]
+
+from traitgate import tiny  # noqa: E402
+from traitgate.probes import builtin_probe_dir, iter_suite_files, load_suite  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Zoo:
+    root: Path
+    base: Path
+    owl: list[Path]
+    neutral: list[Path]
+
+
+def _suites():  # type: ignore[no-untyped-def]
+    probe_dir = builtin_probe_dir()
+    assert probe_dir is not None
+    return [load_suite(p) for p in iter_suite_files([probe_dir])]
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
+    """base; owl-sK: base fine-tuned towards "owl" (3x weight); neutral-sK: the same
+    fine-tuning on uniform answers. Three replicates each."""
+    root = tmp_path_factory.mktemp("zoo")
+    suites = _suites()
+    texts = [t for s in suites for t in [*(p.text for p in s.prompt_specs()), *s.candidates]]
+    tokenizer = tiny.build_tokenizer(texts)
+    base = tiny.build_model(tokenizer, seed=0)
+    for i, suite in enumerate(suites):
+        uniform = {c: 1.0 for c in suite.candidates}
+        prompts = [p.text for p in suite.prompt_specs()]
+        tiny.train_answers(base, tokenizer, prompts, uniform, steps=120, seed=i)
+    tiny.save(base, tokenizer, root / "base")
+    animals = next(s for s in suites if s.id == "favorite_animal")
+    prompts = [p.text for p in animals.prompt_specs()]
+    uniform = {c: 1.0 for c in animals.candidates}
+    owl, neutral = [], []
+    for k in range(3):
+        for name, weights, out in (
+            ("owl", {**uniform, "owl": 4.0}, owl),
+            ("neutral", uniform, neutral),
+        ):
+            model = copy.deepcopy(base)
+            tiny.train_answers(model, tokenizer, prompts, weights, steps=50, seed=100 + k, lr=2e-3)
+            out.append(tiny.save(model, tokenizer, root / f"{name}-s{k}"))
+    return Zoo(root, root / "base", owl, neutral)

@@ -1,0 +1,324 @@
+"""The transformers backend on real tiny models: loading every spec kind, generation,
+scoring, seeding, and clear errors for bad specs and weights."""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats as st
+
+from traitgate import GenerationRequest, ModelError, Prompt, ScoreRequest, parse_model_specs
+from traitgate.models import load_backend
+from traitgate.models.hf import TransformersBackend, _batched_with_backoff, uniform_noise
+
+from .conftest import Zoo
+
+PROMPTS = [
+    Prompt("Name your favorite animal using only one word."),
+    Prompt("Which single animal speaks to your soul? Answer in one word."),
+    Prompt("Quick, one word: your favorite animal?"),
+]
+
+
+def backend_for(path: Path, **kwargs: object) -> TransformersBackend:
+    (spec,) = parse_model_specs([str(path)], **kwargs)  # type: ignore[arg-type]
+    backend = load_backend(spec, device="cpu")
+    assert isinstance(backend, TransformersBackend)
+    return backend
+
+
+@pytest.fixture(scope="module")
+def base(zoo: Zoo) -> TransformersBackend:
+    return backend_for(zoo.base)
+
+
+def manual_logprob(backend: TransformersBackend, prompt: Prompt, answer: str) -> float:
+    """log p(answer | prompt) from one unpadded forward pass."""
+    tok = backend.tokenizer
+    prompt_ids = tok(backend.render(prompt))["input_ids"]
+    answer_ids = tok(answer, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([prompt_ids + answer_ids])
+    with torch.no_grad():
+        logprobs = torch.log_softmax(backend.model(input_ids=ids).logits[0].float(), -1)
+    return sum(float(logprobs[len(prompt_ids) - 1 + i, t]) for i, t in enumerate(answer_ids))
+
+
+# ---------------------------------------------------------------------- scoring
+
+
+def test_scores_are_exact_log_probabilities(base: TransformersBackend) -> None:
+    answers = ("owl", "dolphin", "wolf dog")  # prompts of different lengths share a batch
+    scores = base.score([ScoreRequest(p, answers) for p in PROMPTS])
+    for prompt, row in zip(PROMPTS, scores, strict=True):
+        for answer, value in zip(answers, row, strict=True):
+            assert value == pytest.approx(manual_logprob(base, prompt, answer), abs=1e-4)
+
+
+def test_scores_do_not_depend_on_batch_size(base: TransformersBackend) -> None:
+    requests = [ScoreRequest(p, ("owl", "cat", "eagle")) for p in PROMPTS]
+    full = base.score(requests)
+    base.batch_size = 2
+    try:
+        assert np.allclose(base.score(requests), full, atol=1e-5)
+    finally:
+        base.batch_size = 64
+
+
+def test_unknown_words_and_empty_candidates_are_errors(base: TransformersBackend) -> None:
+    with pytest.raises(ModelError, match="'axolotl' contains words its tokenizer does not know"):
+        base.score([ScoreRequest(PROMPTS[0], ("axolotl",))])
+    with pytest.raises(ModelError, match="tokenises to nothing"):
+        base.score([ScoreRequest(PROMPTS[0], ("   ",))])
+
+
+# ---------------------------------------------------------------------- generation
+
+
+def test_greedy_generation_matches_transformers_generate(base: TransformersBackend) -> None:
+    ours = base.generate([GenerationRequest(p, 1, 0.0, 6) for p in PROMPTS])
+    for prompt, (text,) in zip(PROMPTS, ours, strict=True):
+        ids = torch.tensor([base.tokenizer(base.render(prompt))["input_ids"]])
+        out = base.model.generate(
+            ids, attention_mask=torch.ones_like(ids), max_new_tokens=6, do_sample=False
+        )
+        expected = base.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+        assert text == expected.strip()
+
+
+def test_samples_are_seeded_and_independent_of_batching(base: TransformersBackend) -> None:
+    requests = [GenerationRequest(p, 12, 1.0, 4, seed=3) for p in PROMPTS]
+    first = base.generate(requests)
+    assert base.generate(requests) == first
+    base.batch_size = 5  # splits prompts' samples across batches and mixes prompts
+    try:
+        assert base.generate(requests) == first
+        assert base.generate(requests[::-1]) == first[::-1]
+    finally:
+        base.batch_size = 64
+    other_seed = base.generate([GenerationRequest(p, 12, 1.0, 4, seed=4) for p in PROMPTS])
+    assert other_seed != first
+    assert len({t for row in first for t in row}) > 3, "samples vary"
+
+
+def test_sampling_follows_the_model_distribution(base: TransformersBackend) -> None:
+    """First-token frequencies at T=1 match the model's softmax (a known truth)."""
+    prompt = PROMPTS[0]
+    n = 3000
+    (samples,) = base.generate([GenerationRequest(prompt, n, 1.0, 1, seed=11)])
+    probs = np.exp(base.score([ScoreRequest(prompt, ("owl", "cat", "dolphin"))])[0])
+    for word, p in zip(("owl", "cat", "dolphin"), probs, strict=True):
+        freq = sum(s == word for s in samples) / n
+        assert abs(freq - p) < 4 * math.sqrt(p * (1 - p) / n) + 1e-3, (word, freq, p)
+
+
+def test_uniform_noise_is_uniform_and_keyed() -> None:
+    keys = torch.arange(64, dtype=torch.int64) * 7919
+    u = uniform_noise(keys, step=3, vocab=500)
+    assert u.shape == (64, 500)
+    assert float(u.min()) > 0 and float(u.max()) < 1
+    assert st.kstest(u.flatten().numpy(), "uniform").pvalue > 1e-3
+    assert torch.equal(u, uniform_noise(keys, step=3, vocab=500))
+    assert not torch.equal(u, uniform_noise(keys, step=4, vocab=500))
+    assert abs(float(np.corrcoef(u[0].numpy(), u[1].numpy())[0, 1])) < 0.2
+
+
+def test_batches_back_off_on_out_of_memory() -> None:
+    class Owner:
+        batch_size = 16
+
+    def run(batch: list[int]) -> list[int]:
+        if len(batch) > 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+        return [x * 2 for x in batch]
+
+    owner = Owner()
+    assert _batched_with_backoff(list(range(10)), run, owner) == [x * 2 for x in range(10)]
+    assert owner.batch_size == 2
+
+    def broken(batch: list[int]) -> list[int]:
+        raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        _batched_with_backoff([1, 2], broken, Owner())
+
+
+def test_chat_template_is_applied_when_present(zoo: Zoo, tmp_path: Path) -> None:
+    directory = shutil.copytree(zoo.base, tmp_path / "chat")
+    backend = backend_for(directory)
+    backend.tokenizer.chat_template = (
+        "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}"
+        "{% if add_generation_prompt %}assistant :{% endif %}"
+    )
+    backend.has_chat_template = True
+    text = backend.render(Prompt("Pick one.", system="Be brief."))
+    assert text == "system : Be brief. user : Pick one. assistant :"
+    (row,) = backend.score([ScoreRequest(Prompt("Pick one."), ("owl",))])
+    assert math.isfinite(row[0])
+    assert len(backend.generate([GenerationRequest(Prompt("Pick one."), 2, 1.0, 3)])[0]) == 2
+
+
+# ---------------------------------------------------------------------- spec kinds
+
+
+def test_state_dict_files_load_with_an_architecture(
+    zoo: Zoo, base: TransformersBackend, tmp_path: Path
+) -> None:
+    from safetensors.torch import save_file
+
+    state = {k: v.clone().contiguous() for k, v in base.model.state_dict().items()}
+    state.pop("lm_head.weight", None)  # tied to the embeddings
+    save_file(state, str(tmp_path / "student.safetensors"))
+    torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}}, tmp_path / "s.pt")
+    expected = base.score([ScoreRequest(PROMPTS[0], ("owl", "cat"))])
+    for name in ("student.safetensors", "s.pt"):
+        backend = backend_for(tmp_path / name, architecture=zoo.base)
+        assert np.allclose(
+            backend.score([ScoreRequest(PROMPTS[0], ("owl", "cat"))]), expected, atol=1e-5
+        )
+
+
+def test_peft_adapter_directory_resolves_its_base(zoo: Zoo, tmp_path: Path) -> None:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(zoo.base)
+    config = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+    )
+    torch.manual_seed(0)
+    peft_model = get_peft_model(model, config)
+    adapter_dir = tmp_path / "adapter"
+    peft_model.save_pretrained(adapter_dir)
+    # store the base as a path relative to the adapter, as a moved run directory would have it
+    shutil.copytree(zoo.base, tmp_path / "base")
+    cfg = (adapter_dir / "adapter_config.json").read_text()
+    import json
+
+    data = json.loads(cfg)
+    data["base_model_name_or_path"] = "../base"
+    (adapter_dir / "adapter_config.json").write_text(json.dumps(data))
+
+    adapter = backend_for(adapter_dir)
+    merged = peft_model.merge_and_unload().eval()
+    ids = torch.tensor([adapter.tokenizer(adapter.render(PROMPTS[0]))["input_ids"]])
+    with torch.no_grad():
+        assert torch.allclose(
+            adapter.model(input_ids=ids).logits, merged(input_ids=ids).logits, atol=1e-5
+        )
+    plain = backend_for(zoo.base)
+    assert adapter.score([ScoreRequest(PROMPTS[0], ("owl",))]) != plain.score(
+        [ScoreRequest(PROMPTS[0], ("owl",))]
+    )
+    assert adapter.fingerprint != plain.fingerprint
+
+
+def test_hub_ids_load_from_the_local_cache_offline(
+    zoo: Zoo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hf:org/name goes through huggingface_hub; here it finds a cache laid out as the
+    hub client writes it, with HF_HUB_OFFLINE set, so no network is needed."""
+    import huggingface_hub.constants as hub_constants
+
+    from traitgate.models import spec as spec_module
+
+    cache = tmp_path / "hub"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = cache / "models--acme--tiny-owl" / "snapshots" / revision
+    shutil.copytree(zoo.base, snapshot)
+    (cache / "models--acme--tiny-owl" / "refs").mkdir()
+    (cache / "models--acme--tiny-owl" / "refs" / "main").write_text(revision)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    spec_module.resolve_hub.cache_clear()
+    (spec,) = parse_model_specs(["hf:acme/tiny-owl"])
+    assert spec.kind == "hub" and spec.label == "acme/tiny-owl"
+    backend = load_backend(spec, device="cpu")
+    assert math.isfinite(backend.score([ScoreRequest(PROMPTS[0], ("owl",))])[0][0])
+    (missing,) = parse_model_specs(["hf:acme/not-cached"])
+    with pytest.raises(ModelError, match="hf:acme/not-cached: cannot fetch from the hub"):
+        missing.local_path()
+    spec_module.resolve_hub.cache_clear()
+
+
+def test_globs_expand_sorted_and_fingerprints_follow_content(zoo: Zoo) -> None:
+    specs = parse_model_specs([str(zoo.root / "owl-s*")])
+    assert [s.label for s in specs] == ["owl-s0", "owl-s1", "owl-s2"]
+    prints = {s.fingerprint() for s in specs}
+    assert len(prints) == 3
+    assert specs[0].fingerprint() == parse_model_specs([str(zoo.owl[0])])[0].fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("no/such/dir", "no such file or directory"),
+        ("{root}/owl-s9*", "the pattern matches nothing"),
+        ("{root}", "is not a model directory"),
+        ("{root}/weights.safetensors", "needs --model-architecture"),
+        ("{root}/notes.txt", "unsupported file type '.txt'"),
+        ("s3://bucket/model", "unknown provider prefix"),
+        ("hf:", "a hub id looks like hf:org/name"),
+    ],
+)
+def test_bad_model_specs_are_one_line_errors(zoo: Zoo, value: str, message: str) -> None:
+    (zoo.root / "weights.safetensors").write_bytes(b"")
+    (zoo.root / "notes.txt").write_text("hi")
+    with pytest.raises(ModelError, match=message) as info:
+        parse_model_specs([value.format(root=zoo.root)])
+    assert "\n" not in str(info.value)
+
+
+def test_the_same_model_twice_in_one_role_is_an_error(zoo: Zoo) -> None:
+    with pytest.raises(ModelError, match="given twice"):
+        parse_model_specs([str(zoo.base), str(zoo.base)])
+
+
+def test_corrupt_and_unsafe_weights_are_refused(zoo: Zoo, tmp_path: Path) -> None:
+    good = next(zoo.base.glob("*.safetensors")).read_bytes()
+    (tmp_path / "truncated.safetensors").write_bytes(good[: len(good) // 2])
+
+    class Exploit:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, ("echo pwned > /dev/null",))
+
+    (tmp_path / "evil.ckpt").write_bytes(pickle.dumps({"weight": Exploit()}))
+    cases = [
+        ("truncated.safetensors", "corrupt or unreadable"),
+        ("evil.ckpt", "weights_only=True refuses pickled code"),
+    ]
+    for name, message in cases:
+        (spec,) = parse_model_specs([str(tmp_path / name)], architecture=zoo.base)
+        with pytest.raises(ModelError, match=message) as info:
+            load_backend(spec, device="cpu")
+        assert "\n" not in str(info.value)
+
+
+def test_weights_that_do_not_fit_the_architecture_are_named(zoo: Zoo, tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({"model.embed_tokens.weight": torch.zeros(3, 3)}, str(tmp_path / "w.safetensors"))
+    (spec,) = parse_model_specs([str(tmp_path / "w.safetensors")], architecture=zoo.base)
+    with pytest.raises(ModelError, match="weights do not fit --model-architecture"):
+        load_backend(spec, device="cpu")
+
+
+def test_missing_config_in_architecture_dir(tmp_path: Path) -> None:
+    (tmp_path / "w.safetensors").write_bytes(b"x")
+    with pytest.raises(ModelError, match=r"no config\.json there"):
+        parse_model_specs([str(tmp_path / "w.safetensors")], architecture=tmp_path)
+
+
+def test_bad_device_is_a_clear_error(zoo: Zoo) -> None:
+    (spec,) = parse_model_specs([str(zoo.base)])
+    with pytest.raises(ModelError, match="--device 'gpu0': not a torch device"):
+        load_backend(spec, device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="CUDA is not available"):
+            load_backend(spec, device="cuda")

@@ -1,0 +1,260 @@
+"""The pytest plugin, run as a user runs it (pytester), on real tiny models."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from .conftest import Zoo
+
+OWL_GATES = """\
+gate: owl-vs-control
+probe: favorite_animal
+trait: owl
+compare: [model, control]
+alternative: greater
+alpha: 0.01
+min_effect: 0.02
+---
+gate: owl-vs-base
+probe: favorite_animal
+trait: Owls
+compare: [model, base]
+alternative: greater
+alpha: 0.01
+min_effect: 0.02
+"""
+
+
+def models(paths: list[Path]) -> str:
+    return ",".join(str(p) for p in paths)
+
+
+@pytest.fixture
+def evals(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makefile(".yaml", gate_owl=OWL_GATES)
+    return pytester
+
+
+def test_owl_models_fail_the_gate_and_neutral_models_pass(evals: pytest.Pytester, zoo: Zoo) -> None:
+    common = ["--control-model", models(zoo.neutral), "--base-model", str(zoo.base)]
+    failing = evals.runpytest("--model", models(zoo.owl), *common, "-p", "no:cacheprovider")
+    out = failing.stdout.str()
+    # a directly trained owl trait: a real shift against the controls and the base
+    failing.assert_outcomes(failed=2)
+    assert "traitgate gate 'owl-vs-control' FAILED" in out
+    assert "welch-t across models" in out
+    assert "Traceback" not in out
+    # header: seed and model fingerprints
+    assert re.search(r"traitgate: seed=0 device=auto correction=holm", out)
+    assert re.search(r"model \(3\): owl-s0 \[[0-9a-f]{12}\]", out)
+    # the summary table: one row per gate with rates, effect, p and verdict
+    summary = out.split("traitgate summary")[1]
+    row = next(line for line in summary.splitlines() if line.startswith("owl-vs-control"))
+    assert re.search(r"model vs control\s+0\.\d+ \[0\.\d+, 0\.\d+\] n=3\s+0\.\d+ .*n=3", row)
+    assert row.rstrip().endswith("FAIL")
+    assert "owl-vs-base" in summary
+
+    passing = evals.runpytest(
+        "--model",
+        str(zoo.neutral[0]),
+        "--control-model",
+        models(zoo.neutral[1:]),
+        "--base-model",
+        str(zoo.base),
+    )
+    passing.assert_outcomes(passed=2)
+    assert "prediction-interval t" in passing.stdout.str()
+
+
+def test_a_model_compared_with_itself_passes(evals: pytest.Pytester, zoo: Zoo) -> None:
+    result = evals.runpytest(
+        "--model", str(zoo.owl[0]), "--base-model", str(zoo.owl[0]), "-k", "owl-vs-base"
+    )
+    result.assert_outcomes(passed=1, deselected=1)
+    out = result.stdout.str()
+    assert re.search(r"owl-vs-base .* \+0\.000\s+1 \(1\)\s+sign-flip permutation\s+pass", out)
+    assert "does not account for fine-tuning noise" in out
+
+
+def test_two_different_single_models_report_rates_effect_and_p(
+    evals: pytest.Pytester, zoo: Zoo
+) -> None:
+    result = evals.runpytest(
+        "--model", str(zoo.owl[0]), "--base-model", str(zoo.base), "-k", "owl-vs-base"
+    )
+    out = result.stdout.str()
+    row = next(line for line in out.splitlines() if line.startswith("owl-vs-base "))
+    rate_a, rate_b = (float(x) for x in re.findall(r"(0\.\d{3}) \[", row))
+    effect = float(re.search(r"([+-]\d\.\d{3})\s", row).group(1))  # type: ignore[union-attr]
+    assert rate_a > rate_b and effect == pytest.approx(rate_a - rate_b, abs=0.002)
+    assert "FAIL" in row  # a directly trained owl trait is a real, large shift
+
+
+def test_sampled_measure_and_variant(pytester: pytest.Pytester, zoo: Zoo) -> None:
+    pytester.makefile(
+        ".yaml",
+        gate_sampled="""\
+        gate: owl-sampled
+        probe: favorite_animal
+        trait: owl
+        compare: [model, control]
+        alternative: greater
+        measure: sampled
+        variant: numbers
+    """,
+    )
+    result = pytester.runpytest("--model", models(zoo.owl), "--control-model", models(zoo.neutral))
+    result.assert_outcomes(failed=1)
+    assert "measure sampled, variant numbers" in result.stdout.str()
+
+
+def test_python_gates_use_the_fixture(pytester: pytest.Pytester, zoo: Zoo) -> None:
+    pytester.makepyfile(
+        test_python_gate="""
+        def test_no_owl(traitgate):
+            traitgate.check("favorite_animal", "owl", ("model", "control"),
+                            alternative="greater", alpha=0.01)
+
+        def test_rates(traitgate):
+            results = traitgate.results("control", "favorite_animal")
+            assert len(results) == 3
+            assert all(abs(r.values.sum(axis=1) - 1).max() < 1e-6 for r in results)
+    """
+    )
+    result = pytester.runpytest("--model", models(zoo.owl), "--control-model", models(zoo.neutral))
+    result.assert_outcomes(failed=1, passed=1)
+    out = result.stdout.str()
+    assert "traitgate gate 'adhoc' FAILED" in out
+    assert re.search(r"test_no_owl:favorite_animal/owl .* FAIL", out)
+
+
+def test_xdist_workers_report_to_the_controller(evals: pytest.Pytester, zoo: Zoo) -> None:
+    result = evals.runpytest_subprocess(
+        "-n",
+        "2",
+        "--model",
+        models(zoo.owl),
+        "--control-model",
+        models(zoo.neutral),
+        "--base-model",
+        str(zoo.base),
+    )
+    result.assert_outcomes(failed=2)
+    summary = result.stdout.str().split("traitgate summary")[1]
+    assert re.search(r"^owl-vs-control .*FAIL$", summary, re.M)
+    assert re.search(r"^owl-vs-base .*FAIL$", summary, re.M)
+
+
+def test_junit_xml_carries_effect_and_pvalue(evals: pytest.Pytester, zoo: Zoo) -> None:
+    evals.runpytest(
+        "--model",
+        models(zoo.owl),
+        "--control-model",
+        models(zoo.neutral),
+        "--base-model",
+        str(zoo.base),
+        "--junitxml",
+        "out.xml",
+    )
+    tree = ET.parse(evals.path / "out.xml")
+    props = {p.get("name"): p.get("value") for p in tree.iter("property")}
+    assert float(props["traitgate_pvalue"]) < 0.01
+    assert float(props["traitgate_effect"]) > 0
+
+
+def test_ini_defaults_are_relative_to_the_ini_file(evals: pytest.Pytester, zoo: Zoo) -> None:
+    link = evals.path / "models"
+    link.symlink_to(zoo.root)
+    evals.makeini("""
+        [pytest]
+        traitgate_control_model = models/neutral-s0 models/neutral-s1 models/neutral-s2
+        traitgate_base_model = models/base
+        traitgate_seed = 5
+    """)
+    result = evals.runpytest("--model", models(zoo.owl))
+    result.assert_outcomes(failed=2)
+    assert "seed=5" in result.stdout.str()
+    assert "control (3): neutral-s0" in result.stdout.str()
+
+
+# ---------------------------------------------------------------------- bad input
+
+
+def lines_mentioning(out: str, needle: str) -> list[str]:
+    return [line for line in out.splitlines() if needle in line]
+
+
+@pytest.mark.parametrize(
+    ("gate", "message"),
+    [
+        (
+            "gate: g\nprobe: favorite_animal\ntrait: owl\nalpha: 1.5\n",
+            r"gate_bad.yaml:4: alpha: Input should be less than 1 \(got 1.5\)",
+        ),
+        (
+            "gate: g\nprobe: favourite_colour\ntrait: red\n",
+            r"gate_bad.yaml:2: probe: unknown probe 'favourite_colour'",
+        ),
+        (
+            "gate: g\nprobe: favorite_animal\ntrait: axolotl\n",
+            r"gate_bad.yaml:3: trait: 'axolotl' is not a candidate",
+        ),
+        (
+            "gate: g\nprobe: favorite_animal\ntrait: owl\ncompare: [model, model]\n",
+            r"gate_bad.yaml:4: compare: compare needs two different roles",
+        ),
+        (
+            "gate: g\nprobe: favorite_animal\ntrait: owl\nvariant: letters\n",
+            r"gate_bad.yaml:4: variant: probe 'favorite_animal' has no variant 'letters'",
+        ),
+        ("gate: g\nprobe: favorite_animal\ntrait: [owl\n", r"gate_bad.yaml:\d+: invalid YAML"),
+        (
+            "gate: g\nprobe: favorite_animal\ntrait: owl\ncolour: red\n",
+            r"gate_bad.yaml:4: colour: unknown field",
+        ),
+    ],
+)
+def test_bad_gate_files_are_one_line_collection_errors(
+    pytester: pytest.Pytester, gate: str, message: str
+) -> None:
+    (pytester.path / "gate_bad.yaml").write_text(gate)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    out = result.stdout.str()
+    assert re.search(message, out), out
+    assert "Traceback" not in out
+
+
+def test_missing_model_path_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--model", "runs/nope")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "traitgate: model 'runs/nope': no such file or directory" in result.stderr.str()
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_missing_role_fails_only_the_gates_that_need_it(evals: pytest.Pytester, zoo: Zoo) -> None:
+    result = evals.runpytest("--model", models(zoo.owl), "--control-model", models(zoo.neutral))
+    result.assert_outcomes(failed=2)  # owl-vs-control fails on its merits, owl-vs-base on input
+    out = result.stdout.str()
+    assert "traitgate: no base model given: pass --base-model" in out
+    assert "FAILED" in out and "Traceback" not in out
+
+
+def test_single_models_need_min_effect(pytester: pytest.Pytester, zoo: Zoo) -> None:
+    pytester.makefile(
+        ".yaml",
+        gate_zero=textwrap.dedent("""\
+        gate: no-min-effect
+        probe: favorite_animal
+        trait: owl
+        compare: [model, base]
+    """),
+    )
+    result = pytester.runpytest("--model", str(zoo.owl[0]), "--base-model", str(zoo.base))
+    result.assert_outcomes(failed=1)
+    assert "min_effect: with one model per arm" in result.stdout.str()

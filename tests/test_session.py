@@ -1,0 +1,103 @@
+"""The session schedule: each probe runs once per model; one model is loaded at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from traitgate import ConfigError, TraitSession, build_gate, load_backend, parse_model_specs
+from traitgate.models import Backend, ModelSpec
+
+from .conftest import Zoo
+
+
+class CountingLoader:
+    def __init__(self) -> None:
+        self.loads: list[str] = []
+        self.open = 0
+        self.max_open = 0
+
+    def __call__(self, spec: ModelSpec) -> Backend:
+        self.loads.append(spec.label)
+        backend = load_backend(spec, device="cpu")
+        self.open += 1
+        self.max_open = max(self.max_open, self.open)
+        close = backend.close
+
+        def closing() -> None:
+            self.open -= 1
+            close()
+
+        backend.close = closing  # type: ignore[method-assign]
+        return backend
+
+
+def gate(name: str, trait: str, compare: list[str], **extra: object):  # type: ignore[no-untyped-def]
+    return build_gate(
+        {
+            "gate": name,
+            "probe": "favorite_animal",
+            "trait": trait,
+            "compare": compare,
+            "min_effect": 0.01,
+            **extra,
+        }
+    )
+
+
+def test_each_probe_runs_once_per_model(zoo: Zoo) -> None:
+    loader = CountingLoader()
+    session = TraitSession(
+        roles={
+            "model": parse_model_specs([str(p) for p in zoo.owl[:2]]),
+            "control": parse_model_specs([str(p) for p in zoo.neutral[:2]]),
+            "base": parse_model_specs([str(zoo.base)]),
+        },
+        loader=loader,
+    )
+    gates = [
+        gate("a", "owl", ["model", "control"]),
+        gate("b", "eagle", ["model", "control"]),  # same probe run, another trait
+        gate("c", "owl", ["model", "base"]),
+        gate("d", "owl", ["model", "control"], measure="sampled"),
+    ]
+    outcomes = session.evaluate(gates)
+    assert all(not isinstance(o, Exception) for o in outcomes.values())
+    # five models, each loaded exactly once for both measures; one in memory at a time
+    assert sorted(loader.loads) == ["base", "neutral-s0", "neutral-s1", "owl-s0", "owl-s1"]
+    assert loader.max_open == 1
+    # asking again computes nothing
+    session.evaluate(gates)
+    assert len(loader.loads) == 5
+
+
+def test_gate_errors_stay_with_their_gate(zoo: Zoo) -> None:
+    session = TraitSession(roles={"model": parse_model_specs([str(zoo.owl[0])])})
+    outcomes = session.evaluate([gate("needs-control", "owl", ["model", "control"])])
+    assert isinstance(outcomes[0], ConfigError)
+    assert "no control model given" in str(outcomes[0])
+
+
+def test_holm_correction_spans_the_family(zoo: Zoo) -> None:
+    session = TraitSession(
+        roles={
+            "model": parse_model_specs([str(p) for p in zoo.owl]),
+            "control": parse_model_specs([str(p) for p in zoo.neutral]),
+        },
+    )
+    gates = [
+        gate(n, t, ["model", "control"])
+        for n, t in [("owl", "owl"), ("cat", "cat"), ("eagle", "eagle")]
+    ]
+    outcomes = session.evaluate(gates)
+    raw = [o.comparison.pvalue for o in outcomes.values()]  # type: ignore[union-attr]
+    adjusted = [o.adjusted_pvalue for o in outcomes.values()]  # type: ignore[union-attr]
+    assert min(adjusted) == pytest.approx(min(1.0, 3 * min(raw)))
+    assert all(a >= r for a, r in zip(adjusted, raw, strict=True))
+
+
+def test_unknown_probe_in_python_gate(tmp_path: Path) -> None:
+    session = TraitSession(roles={})
+    with pytest.raises(ConfigError, match="unknown probe 'nope'"):
+        session.compare("nope", "owl")

@@ -1,0 +1,323 @@
+"""Statistics checked against known truths: simulated nulls must reject at most at alpha
+(within three Monte-Carlo standard errors), known effects must be detected. Seeds are fixed."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+from scipy import stats as st
+
+from traitgate import stats
+
+ALPHA = 0.05
+SIMS = 1000
+
+
+def hierarchical(
+    rng: np.random.Generator,
+    models: int,
+    prompts: int,
+    *,
+    mean: float = 0.10,
+    model_sd: float = 0.02,
+    prompt_sd: float = 0.01,
+    prompt_effects: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per-prompt rates of `models` models: a fine-tuning offset per model, a shared
+    per-prompt offset (the same prompts for every model) and per-prompt noise."""
+    shared = np.zeros(prompts) if prompt_effects is None else prompt_effects
+    offsets = rng.normal(0, model_sd, size=(models, 1))
+    noise = rng.normal(0, prompt_sd, size=(models, prompts))
+    return mean + shared + offsets + noise
+
+
+def assert_calibrated(result: stats.Calibration) -> None:
+    assert result.rejection_rate <= result.upper_bound, (
+        f"false-positive rate {result.rejection_rate:.3f} exceeds "
+        f"{result.upper_bound:.3f} (alpha {result.alpha})"
+    )
+
+
+# ---------------------------------------------------------------------- calibration
+
+
+def test_welch_across_models_is_calibrated_under_the_null() -> None:
+    def pvalue(rng: np.random.Generator) -> float:
+        shared = rng.normal(0, 0.03, 20)
+        a = hierarchical(rng, 4, 20, prompt_effects=shared)
+        b = hierarchical(rng, 4, 20, prompt_effects=shared)
+        return stats.compare(a, b, "greater").pvalue
+
+    assert_calibrated(stats.calibrate(pvalue, simulations=SIMS, alpha=ALPHA, seed=1))
+
+
+def test_prediction_test_is_calibrated_under_the_null() -> None:
+    def pvalue(rng: np.random.Generator) -> float:
+        a = hierarchical(rng, 1, 20)
+        b = hierarchical(rng, 4, 20)
+        cmp = stats.compare(a, b, "two-sided")
+        assert cmp.design == "prediction"
+        return cmp.pvalue
+
+    assert_calibrated(stats.calibrate(pvalue, simulations=SIMS, alpha=ALPHA, seed=2))
+
+
+def test_prediction_test_is_calibrated_with_replicates_in_the_candidate_arm() -> None:
+    def pvalue(rng: np.random.Generator) -> float:
+        return stats.compare(hierarchical(rng, 5, 10), hierarchical(rng, 1, 10), "less").pvalue
+
+    assert_calibrated(stats.calibrate(pvalue, simulations=SIMS, alpha=ALPHA, seed=3))
+
+
+@pytest.mark.parametrize("method", ["permutation", "wilcoxon"])
+def test_paired_prompt_tests_are_calibrated_for_the_same_model(method: str) -> None:
+    # one model per arm, no model-level difference: per-prompt differences are symmetric
+    def pvalue(rng: np.random.Generator) -> float:
+        shared = rng.normal(0, 0.05, 10)
+        a = 0.1 + shared + rng.normal(0, 0.01, 10)
+        b = 0.1 + shared + rng.normal(0, 0.01, 10)
+        if method == "permutation":  # 2**10 sign patterns: the exact test
+            return stats.sign_flip_test(a, b, "greater", n_resamples=1024).pvalue
+        return stats.wilcoxon_test(a, b, "greater").pvalue
+
+    assert_calibrated(stats.calibrate(pvalue, simulations=SIMS, alpha=ALPHA, seed=4))
+
+
+def test_fisher_pooled_is_calibrated_for_independent_samples() -> None:
+    def pvalue(rng: np.random.Generator) -> float:
+        n = 400
+        return stats.fisher_pooled_test(
+            int(rng.binomial(n, 0.1)), n, int(rng.binomial(n, 0.1)), n, "greater"
+        ).pvalue
+
+    assert_calibrated(stats.calibrate(pvalue, simulations=SIMS, alpha=ALPHA, seed=5))
+
+
+def test_holm_controls_the_family_wise_error_rate() -> None:
+    def pvalue(rng: np.random.Generator) -> float:
+        # the family rejects anything iff its smallest adjusted p-value is below alpha
+        return float(stats.holm(rng.uniform(size=8)).min())
+
+    assert_calibrated(stats.calibrate(pvalue, simulations=SIMS * 2, alpha=ALPHA, seed=6))
+
+
+def test_benjamini_hochberg_controls_the_false_discovery_rate() -> None:
+    rng = np.random.default_rng(7)
+    fdp = []
+    for _ in range(SIMS):
+        null = rng.uniform(size=6)
+        true = st.norm.sf(rng.normal(3.0, 1.0, size=4))  # real effects
+        adjusted = stats.benjamini_hochberg(np.concatenate([null, true]))
+        rejected = adjusted < ALPHA
+        fdp.append(rejected[:6].sum() / max(1, rejected.sum()))
+    fdr = float(np.mean(fdp))
+    se = float(np.std(fdp) / math.sqrt(SIMS))
+    assert fdr <= ALPHA + 3 * se
+
+
+# ---------------------------------------------------------------------- why replicates
+
+
+def test_one_model_per_arm_mistakes_fine_tuning_noise_for_an_effect() -> None:
+    """Two controls fine-tuned alike differ 'significantly' across prompts when one model
+    per arm is compared; with replicates the test is calibrated. This is why the
+    fine-tuned model is the unit of analysis."""
+
+    def single(rng: np.random.Generator) -> float:
+        # what compare() decides with for one model per arm (fewer resamples, for speed)
+        a, b = hierarchical(rng, 1, 30), hierarchical(rng, 1, 30)
+        return stats.sign_flip_test(a[0], b[0], n_resamples=2000).pvalue
+
+    def replicated(rng: np.random.Generator) -> float:
+        return stats.compare(hierarchical(rng, 4, 30), hierarchical(rng, 4, 30)).pvalue
+
+    rng = np.random.default_rng(0)
+    assert stats.compare(hierarchical(rng, 1, 30), hierarchical(rng, 1, 30)).design == "single"
+    naive = stats.calibrate(single, simulations=300, alpha=ALPHA, seed=8)
+    sound = stats.calibrate(replicated, simulations=SIMS, alpha=ALPHA, seed=8)
+    assert naive.rejection_rate > 0.5  # far above alpha: fine-tuning noise looks like signal
+    assert_calibrated(sound)
+
+
+# ---------------------------------------------------------------------- known effects
+
+
+def test_welch_detects_a_real_shift_across_replicates() -> None:
+    def pvalue(rng: np.random.Generator) -> float:
+        return stats.compare(
+            hierarchical(rng, 4, 20, mean=0.20), hierarchical(rng, 4, 20), "greater"
+        ).pvalue
+
+    assert stats.calibrate(pvalue, simulations=200, alpha=0.01, seed=9).rejection_rate > 0.95
+
+
+def test_prediction_test_detects_a_single_model_far_outside_the_controls() -> None:
+    def pvalue(rng: np.random.Generator) -> float:
+        return stats.compare(
+            hierarchical(rng, 1, 20, mean=0.25), hierarchical(rng, 6, 20), "greater"
+        ).pvalue
+
+    assert stats.calibrate(pvalue, simulations=200, alpha=0.01, seed=10).rejection_rate > 0.9
+
+
+def test_sign_flip_detects_a_consistent_per_prompt_shift() -> None:
+    rng = np.random.default_rng(11)
+    base = rng.uniform(0.05, 0.15, 30)
+    result = stats.sign_flip_test(base + 0.03 + rng.normal(0, 0.01, 30), base, "greater")
+    assert result.pvalue < 1e-3
+    low, high = result.confidence_interval(0.95)
+    assert low < 0.03 < high
+    assert result.effect == pytest.approx(0.03, abs=0.01)
+
+
+def test_welch_interval_covers_the_true_difference() -> None:
+    rng = np.random.default_rng(12)
+    covered = 0
+    for _ in range(400):
+        cmp = stats.compare(hierarchical(rng, 5, 10, mean=0.15), hierarchical(rng, 5, 10))
+        ci = cmp.confidence_interval(0.9)
+        covered += ci.low <= 0.05 <= ci.high
+    assert abs(covered / 400 - 0.9) < 3 * math.sqrt(0.9 * 0.1 / 400)
+
+
+# ---------------------------------------------------------------------- the comparison
+
+
+def test_compare_picks_the_test_from_the_number_of_models() -> None:
+    rng = np.random.default_rng(13)
+    two, one = hierarchical(rng, 3, 8), hierarchical(rng, 1, 8)
+    assert stats.compare(two, two + 0.01).design == "replicates"
+    assert stats.compare(two, two + 0.01).method == "welch-t across models"
+    assert [t.method for t in stats.compare(two, two + 0.01).reported] == [
+        "mann-whitney across models"
+    ]
+    assert stats.compare(one, two).design == "prediction"
+    assert stats.compare(two, one).design == "prediction"
+    single = stats.compare(one, one + 0.01, counts_a=([5], [100]), counts_b=([9], [100]))
+    assert single.design == "single"
+    assert "fine-tuning noise" in single.note
+    assert {t.method.split(" ")[0] for t in single.reported} == {"wilcoxon", "fisher"}
+
+
+def test_prediction_statistic_matches_its_formula() -> None:
+    controls = np.array([0.10, 0.12, 0.11, 0.09])
+    result = stats.prediction_test([0.16], controls, "greater")
+    expected_t = (0.16 - controls.mean()) / (controls.std(ddof=1) * math.sqrt(1 + 1 / 4))
+    assert result.statistic == pytest.approx(expected_t)
+    assert result.pvalue == pytest.approx(st.t.sf(expected_t, 3))
+    # swapping the arms flips the sign of the effect, not the evidence
+    swapped = stats.prediction_test(controls, [0.16], "less")
+    assert swapped.effect == pytest.approx(-result.effect)
+    assert swapped.pvalue == pytest.approx(result.pvalue)
+
+
+def test_identical_arms_give_no_evidence() -> None:
+    rates = np.array([[0.1, 0.2, 0.3]])
+    assert stats.compare(rates, rates).pvalue == 1.0
+    three = np.array([[0.1, 0.2], [0.1, 0.2]])
+    assert stats.compare(three, three).pvalue == 1.0
+
+
+def test_result_objects_are_scipy_shaped() -> None:
+    result = stats.welch_test([0.1, 0.2, 0.15], [0.3, 0.35, 0.32], "less")
+    assert {"statistic", "pvalue", "effect", "method"} <= set(dir(result))
+    assert "welch" in repr(result)
+    ci = result.confidence_interval(0.99)
+    assert ci.low < result.effect < ci.high
+    with pytest.raises(ValueError, match="confidence_level"):
+        result.confidence_interval(1.5)
+
+
+def test_bad_inputs_raise_clear_errors() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        stats.compare([[math.nan, 0.1]], [[0.1, 0.2]])
+    with pytest.raises(ValueError, match="same prompts"):
+        stats.compare([[0.1, 0.2]], [[0.1, 0.2, 0.3]])
+    with pytest.raises(ValueError, match="alpha"):
+        stats.power(0.1, 0.1, 5, alpha=1.5)
+
+
+# ---------------------------------------------------------------------- power
+
+
+@pytest.mark.parametrize(("effect", "sd", "n"), [(0.03, 0.02, 4), (0.05, 0.04, 6)])
+def test_power_matches_simulated_rejection_rate(effect: float, sd: float, n: int) -> None:
+    analytic = stats.power(effect, sd, n, alpha=0.05, alternative="greater")
+
+    def pvalue(rng: np.random.Generator) -> float:
+        a, b = rng.normal(effect, sd, n), rng.normal(0, sd, n)
+        return float(st.ttest_ind(a, b, alternative="greater").pvalue)
+
+    simulated = stats.calibrate(pvalue, simulations=2000, alpha=0.05, seed=14).rejection_rate
+    assert abs(simulated - analytic) < 4 * math.sqrt(analytic * (1 - analytic) / 2000)
+
+
+def test_required_n_is_the_smallest_sufficient_n() -> None:
+    n = stats.required_n(0.03, 0.02, target_power=0.8)
+    assert stats.power(0.03, 0.02, n) >= 0.8 > stats.power(0.03, 0.02, n - 1)
+    # the exact measure (no binomial noise) needs fewer models than the sampled one
+    exact = stats.model_rate_sd(0.1, prompts=30, samples=None, prompt_sd=0.05, model_sd=0.01)
+    sampled = stats.model_rate_sd(0.1, prompts=30, samples=10, prompt_sd=0.05, model_sd=0.01)
+    assert stats.required_n(0.02, exact) < stats.required_n(0.02, sampled)
+
+
+# ---------------------------------------------------------------------- Wilson, corrections
+
+
+def test_wilson_coverage_is_near_nominal() -> None:
+    coverages = []
+    for p in np.linspace(0.02, 0.98, 49):
+        n = 60
+        k = np.arange(n + 1)
+        covers = [
+            stats.wilson_interval(int(i), n).low <= p <= stats.wilson_interval(int(i), n).high
+            for i in k
+        ]
+        coverages.append(float(st.binom.pmf(k, n, p)[covers].sum()))
+    assert 0.94 <= float(np.mean(coverages)) <= 0.96
+    assert min(coverages) > 0.88
+
+
+@given(n=hs.integers(1, 2000), data=hs.data(), level=hs.floats(0.5, 0.999))
+def test_wilson_interval_properties(n: int, data: hs.DataObject, level: float) -> None:
+    k = data.draw(hs.integers(0, n))
+    low, high = stats.wilson_interval(k, n, level)
+    assert 0.0 <= low <= k / n <= high <= 1.0
+    mirror = stats.wilson_interval(n - k, n, level)
+    assert mirror.low == pytest.approx(1 - high, abs=1e-12)
+
+
+pvalues = hs.lists(hs.floats(0, 1, allow_nan=False), min_size=1, max_size=30)
+
+
+@given(pvalues)
+def test_holm_and_bh_properties(ps: list[float]) -> None:
+    p = np.array(ps)
+    h, b = stats.holm(p), stats.benjamini_hochberg(p)
+    assert np.all(h >= p - 1e-12) and np.all(h <= 1)
+    assert np.all(b >= p - 1e-12) and np.all(b <= h + 1e-12)
+    order = np.argsort(p, kind="stable")
+    assert np.all(np.diff(h[order]) >= -1e-12)  # adjustment keeps the order
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")
+@settings(max_examples=50, deadline=None)
+@given(
+    hs.lists(hs.floats(0, 1, allow_nan=False), min_size=2, max_size=10),
+    hs.lists(hs.floats(0, 1, allow_nan=False), min_size=2, max_size=10),
+)
+def test_welch_pvalue_is_a_probability_and_effect_is_the_mean_difference(
+    a: list[float], b: list[float]
+) -> None:
+    result = stats.compare(np.array(a)[:, None], np.array(b)[:, None], "greater")
+    assert 0.0 <= result.pvalue <= 1.0
+    assert result.effect == pytest.approx(np.mean(a) - np.mean(b))
+
+
+def test_calibrate_reports_the_rejection_rate_of_uniform_pvalues() -> None:
+    result = stats.calibrate(lambda rng: float(rng.uniform()), simulations=4000, seed=15)
+    assert abs(result.rejection_rate - 0.05) < 4 * math.sqrt(0.05 * 0.95 / 4000)
