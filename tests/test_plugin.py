@@ -129,7 +129,7 @@ def test_python_gates_use_the_fixture(pytester: pytest.Pytester, zoo: Zoo) -> No
     result = pytester.runpytest("--model", models(zoo.owl), "--control-model", models(zoo.neutral))
     result.assert_outcomes(failed=1, passed=1)
     out = result.stdout.str()
-    assert "traitgate gate 'adhoc' FAILED" in out
+    assert "traitgate gate 'favorite_animal-owl' FAILED" in out
     assert re.search(r"test_no_owl:favorite_animal/owl .* FAIL", out)
 
 

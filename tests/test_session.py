@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from traitgate import ConfigError, TraitSession, build_gate, load_backend, parse_model_specs
+from traitgate import (
+    ConfigError,
+    ModelError,
+    TraitSession,
+    build_gate,
+    load_backend,
+    parse_model_specs,
+)
 from traitgate.models import Backend, ModelSpec
 
 from .conftest import Zoo
@@ -101,3 +108,32 @@ def test_unknown_probe_in_python_gate(tmp_path: Path) -> None:
     session = TraitSession(roles={})
     with pytest.raises(ConfigError, match="unknown probe 'nope'"):
         session.compare("nope", "owl")
+
+
+def test_a_probe_a_model_cannot_run_fails_only_its_gate(zoo: Zoo, tmp_path: Path) -> None:
+    (tmp_path / "exotic.yaml").write_text(
+        "kind: preference\nid: exotic\nversion: 1\ndescription: d\n"
+        "prompts: [Name your favorite animal using only one word.]\n"
+        "candidates: [axolotl, owl]\n"
+    )
+    session = TraitSession(
+        roles={
+            "model": parse_model_specs([str(zoo.owl[0])]),
+            "base": parse_model_specs([str(zoo.base)]),
+        },
+        probe_paths=[tmp_path],
+    )
+    exotic = build_gate(
+        {
+            "gate": "x",
+            "probe": "exotic",
+            "trait": "owl",
+            "compare": ["model", "base"],
+            "min_effect": 0.01,
+        },
+        [tmp_path],
+    )
+    outcomes = session.evaluate([exotic, gate("owl", "owl", ["model", "base"])])
+    assert isinstance(outcomes[0], ModelError)
+    assert "'axolotl' contains words its tokenizer does not know" in str(outcomes[0])
+    assert not isinstance(outcomes[1], Exception)

@@ -27,7 +27,7 @@ from traitgate.probes.preference import ProbeResult
 from traitgate.session import ROLE_INI, ROLE_OPTIONS, ProbeRun, TraitSession
 
 SESSION_KEY = pytest.StashKey[TraitSession]()
-OUTCOMES_KEY = pytest.StashKey[dict[str, GateResult | TraitgateError]]()
+OUTCOMES_KEY = pytest.StashKey[dict[str, GateResult | Exception]]()
 PROPERTY = "traitgate"
 DEFAULT_GATE_FILES = ["gate_*.yaml", "gate_*.yml"]
 
@@ -210,7 +210,7 @@ class GateItem(pytest.Item):
 
     def runtest(self) -> None:
         outcome = _family_outcomes(self.session)[self.nodeid]
-        if isinstance(outcome, TraitgateError):
+        if isinstance(outcome, Exception):
             self.user_properties.append(
                 (PROPERTY, json.dumps({"gate": self.gate.name, "error": str(outcome)}))
             )
@@ -238,12 +238,16 @@ class GateItem(pytest.Item):
         return self.path, self.gate.line - 1, f"gate {self.gate.name}"
 
 
-def _family_outcomes(session: pytest.Session) -> dict[str, GateResult | TraitgateError]:
+def _family_outcomes(session: pytest.Session) -> dict[str, GateResult | Exception]:
     """Evaluate every collected gate once, correcting their p-values together."""
     stash = session.config.stash
     if OUTCOMES_KEY not in stash:
         items = [i for i in session.items if isinstance(i, GateItem)]
-        outcomes = stash[SESSION_KEY].evaluate([i.gate for i in items])
+        outcomes: dict[int, GateResult | Exception]
+        try:
+            outcomes = dict(stash[SESSION_KEY].evaluate([i.gate for i in items]))
+        except Exception as exc:  # a bug or e.g. a CUDA failure: report it once per gate
+            outcomes = dict.fromkeys(range(len(items)), exc)
         stash[OUTCOMES_KEY] = {item.nodeid: outcomes[k] for k, item in enumerate(items)}
     return stash[OUTCOMES_KEY]
 

@@ -7,6 +7,7 @@ with many large replicates never holds more than one model in memory.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ ROLE_INI = {
 }
 
 
+RunKey = tuple[str, str, str, str | None]  # suite id, version, measure, variant
+
+
 @dataclass(frozen=True)
 class ProbeRun:
     """One probe measurement to make on a model: a suite, a measure and a variant."""
@@ -38,7 +42,7 @@ class ProbeRun:
     variant: str | None = None
 
     @property
-    def key(self) -> tuple[str, str, str, str | None]:
+    def key(self) -> RunKey:
         return (self.suite.id, str(self.suite.version), self.measure, self.variant)
 
     @classmethod
@@ -56,9 +60,7 @@ class TraitSession:
     probe_paths: Sequence[Path] = ()
     loader: Loader | None = None
     log: Callable[[str], None] = field(default=lambda _msg: None)
-    _results: dict[tuple[str, tuple[str, str, str, str | None]], ProbeResult] = field(
-        default_factory=dict
-    )
+    _results: dict[tuple[str, RunKey], ProbeResult | TraitgateError] = field(default_factory=dict)
 
     def models(self, role: Role) -> list[ModelSpec]:
         specs = list(self.roles.get(role, ()))
@@ -73,22 +75,34 @@ class TraitSession:
 
     # ------------------------------------------------------------------ running probes
     def prefetch(self, work: Sequence[tuple[Role, ProbeRun]]) -> None:
-        """Compute every (role, probe run) result not yet known, one model at a time."""
-        needed: dict[str, tuple[ModelSpec, dict[tuple[str, str, str, str | None], ProbeRun]]]
-        needed = {}
+        """Compute every (role, probe run) result not yet known, one model at a time.
+
+        A model that cannot be loaded, or a probe it cannot run (say, a candidate its
+        tokenizer does not know), is remembered as that result's error: the gates that need
+        it fail with it, the others go on.
+        """
+        needed: dict[str, tuple[ModelSpec, dict[RunKey, ProbeRun]]] = {}
         for role, run in work:
             for spec in self.roles.get(role, ()):
                 if (spec.location, run.key) not in self._results:
                     needed.setdefault(spec.location, (spec, {}))[1].setdefault(run.key, run)
         for index, (spec, runs) in enumerate(needed.values(), start=1):
             self.log(f"[{index}/{len(needed)}] {spec.label}: {len(runs)} probe run(s)")
-            backend = self._load(spec)
+            try:
+                backend = self._load(spec)
+            except TraitgateError as exc:
+                for key in runs:
+                    self._results[(spec.location, key)] = exc
+                continue
             try:
                 for key, run in runs.items():
                     started = time.perf_counter()
-                    self._results[(spec.location, key)] = run_preference(
-                        run.suite, backend, run.measure, variant=run.variant, seed=self.seed
-                    )
+                    try:
+                        self._results[(spec.location, key)] = run_preference(
+                            run.suite, backend, run.measure, variant=run.variant, seed=self.seed
+                        )
+                    except TraitgateError as exc:
+                        self._results[(spec.location, key)] = exc
                     self.log(
                         f"    {'/'.join(str(k) for k in key if k is not None)}: "
                         f"{time.perf_counter() - started:.1f}s"
@@ -100,7 +114,13 @@ class TraitSession:
         """Probe results of every model of ``role`` (computed if needed)."""
         specs = self.models(role)
         self.prefetch([(role, run)])
-        return [self._results[(s.location, run.key)] for s in specs]
+        out = []
+        for spec in specs:
+            result = self._results[(spec.location, run.key)]
+            if isinstance(result, TraitgateError):
+                raise result
+            out.append(result)
+        return out
 
     def _load(self, spec: ModelSpec) -> Backend:
         if self.loader is not None:
@@ -149,8 +169,15 @@ class TraitSession:
         **options: object,
     ) -> GateResult:
         """One ad-hoc gate (for Python tests); not corrected with other gates."""
+        name = re.sub(r"[^a-z0-9_-]+", "-", f"{Path(probe).stem}-{trait}".lower()).strip("-")
         gate = build_gate(
-            {"gate": "adhoc", "probe": probe, "trait": trait, "compare": list(compare), **options},
+            {
+                "gate": name or "gate",
+                "probe": probe,
+                "trait": trait,
+                "compare": list(compare),
+                **options,
+            },
             self.probe_paths,
         )
         outcome = self.evaluate([gate])[0]
