@@ -248,7 +248,8 @@ def decide(
     significant = p < spec.alpha
     a, b = spec.compare
     shift = f"{gate.trait} rate {a} {comparison.a.rate:.3f} vs {b} {comparison.b.rate:.3f}"
-    stats = f"effect {effect:+.3f}, p={p:.2g}"
+    label = "p" if correction == "none" else "adjusted p"
+    stats = f"effect {effect:+.3f}, {label}={p:.2g}"
     if significant and large:
         reason = f"{shift}: significant shift ({stats} < alpha {spec.alpha})"
     elif significant:

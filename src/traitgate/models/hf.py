@@ -330,6 +330,18 @@ def _batched_with_backoff(
 
 
 def _load(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # clutter in pytest output
+    try:
+        return _load_any(spec, dtype)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+
+
+def _load_any(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
     try:
         if spec.kind in ("hf_dir", "hub"):
             directory = spec.local_path()
@@ -364,7 +376,7 @@ def _load_peft(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
     from peft import PeftModel
 
     base_spec = resolve_peft_base(spec)
-    base, tokenizer = _load(base_spec, dtype)
+    base, tokenizer = _load_any(base_spec, dtype)
     if any((spec.path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
         tokenizer = _load_tokenizer(spec.path, spec)
     model = PeftModel.from_pretrained(base, spec.path, is_trainable=False)
