@@ -26,7 +26,7 @@ lint: venv
 	$(VENV)/bin/traitgate lint probes/ evals/
 
 test: lint
-	$(PY) -m pytest tests/ -n 2 -p no:cacheprovider
+	$(PY) -m pytest tests/ -p no:cacheprovider
 
 fixtures/tiny/.built: fixtures/build_tiny.py | venv
 	$(PY) fixtures/build_tiny.py --out fixtures/tiny
