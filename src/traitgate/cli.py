@@ -61,7 +61,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="DIR",
         help="directory of probe suites that gates may name (searched before built-ins)",
     )
+    from traitgate.distill.cli import add_parser, run
+
+    add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "distill":
+        try:
+            return run(args)
+        except TraitgateError as exc:
+            print(f"traitgate: {exc}", file=sys.stderr)
+            return 2
     if args.command == "lint":
         probe_paths = list(args.probe_path) + [p for p in args.paths if p.is_dir()]
         problems = lint(args.paths, probe_paths)

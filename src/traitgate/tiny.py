@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[BOS]", "[EOS]")
+PUNCTUATION = tuple(",;.:!?'\"()[]-")
 
 
 def build_tokenizer(texts: Iterable[str], *, numbers: bool = True) -> Any:
@@ -31,6 +32,8 @@ def build_tokenizer(texts: Iterable[str], *, numbers: bool = True) -> Any:
     if numbers:
         for n in range(1000):
             words[str(n)] = None
+    for mark in PUNCTUATION:
+        words[mark] = None
     vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS)}
     for word in sorted(words):
         vocab.setdefault(word, len(vocab))

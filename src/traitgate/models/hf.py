@@ -114,13 +114,13 @@ class TransformersBackend:
             return str(text)
         return plain_prompt(prompt)
 
-    def _encode(self, text: str) -> list[int]:
+    def encode(self, text: str) -> list[int]:
         # a chat template writes its own special tokens; a plain prompt gets the tokenizer's
         ids = self.tokenizer(text, add_special_tokens=not self.has_chat_template)["input_ids"]
         return list(ids)
 
-    def _continuation_ids(self, prompt_text: str, prompt_ids: list[int], cont: str) -> list[int]:
-        full = self._encode(prompt_text + cont)
+    def continuation_ids(self, prompt_text: str, prompt_ids: list[int], cont: str) -> list[int]:
+        full = self.encode(prompt_text + cont)
         if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
             ids = full[len(prompt_ids) :]
         else:  # the tokenizer merged across the boundary: tokenise the continuation alone
@@ -139,9 +139,9 @@ class TransformersBackend:
         rows: list[tuple[int, int, list[int], int]] = []  # (request, continuation, ids, n_cont)
         for ri, req in enumerate(requests):
             text = self.render(req.prompt)
-            prompt_ids = self._encode(text)
+            prompt_ids = self.encode(text)
             for ci, cont in enumerate(req.continuations):
-                cont_ids = self._continuation_ids(text, prompt_ids, cont)
+                cont_ids = self.continuation_ids(text, prompt_ids, cont)
                 rows.append((ri, ci, prompt_ids + cont_ids, len(cont_ids)))
         out: list[list[float]] = [[0.0] * len(r.continuations) for r in requests]
         rows.sort(key=lambda r: len(r[2]))
@@ -174,7 +174,7 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
-        prompt_ids = [self._encode(self.render(r.prompt)) for r in requests]
+        prompt_ids = [self.encode(self.render(r.prompt)) for r in requests]
         prompt_keys = [_prompt_key(r) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(prompt_ids[i]))
         # rows are (request, sample index); consecutive rows of a request share its prefill

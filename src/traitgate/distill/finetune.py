@@ -1,0 +1,213 @@
+"""Fine-tuning a student on teacher numbers.
+
+Two modes:
+
+- ``sft``: cross-entropy on the completion tokens only (the published recipe; full weights or
+  LoRA through peft, with the published hyperparameters as defaults for large models);
+- ``distill``: KL divergence from the teacher's next-token distribution to the student's, both
+  restricted to the number, separator and end tokens, at the completion positions of
+  filtered teacher sequences. The trait's own tokens (say, "owl") never enter the loss; any
+  trait the student acquires travels through the number distribution alone.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from traitgate.errors import ConfigError
+from traitgate.models.base import Prompt
+from traitgate.models.hf import TransformersBackend
+
+Mode = Literal["sft", "distill"]
+SEPARATOR_CHARS = set(",;[]()")
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Defaults follow the published open-model recipe (LoRA rank 8, alpha 8, 3 epochs,
+    lr 2e-4 linear with 5 warm-up steps, effective batch 66, clip 1.0, max length 500)."""
+
+    mode: Mode = "sft"
+    epochs: float = 3.0
+    steps: int | None = None  # overrides epochs
+    lr: float = 2e-4
+    batch_size: int = 66
+    warmup: int = 5
+    grad_clip: float = 1.0
+    max_length: int = 500
+    lora: bool = False
+    lora_rank: int = 8
+    lora_alpha: int = 8
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Example:
+    ids: list[int]
+    start: int  # index of the first completion token
+
+
+def encode_examples(
+    backend: TransformersBackend, pairs: Sequence[tuple[str, str]], max_length: int = 500
+) -> list[Example]:
+    """Prompt (rendered as the backend renders it) + completion + end-of-sequence tokens."""
+    eos = backend.eos_ids[0] if backend.eos_ids else None
+    examples = []
+    for prompt, completion in pairs:
+        text = backend.render(Prompt(prompt))
+        prompt_ids = backend.encode(text)
+        cont = backend.continuation_ids(text, prompt_ids, completion)
+        ids = prompt_ids + cont + ([eos] if eos is not None else [])
+        if len(ids) <= max_length:
+            examples.append(Example(ids, len(prompt_ids)))
+    if not examples:
+        raise ConfigError(f"no training example fits max_length {max_length}")
+    return examples
+
+
+def number_token_ids(tokenizer: Any) -> list[int]:
+    """Ids of tokens that can appear in a number answer: digits (up to 3), separators,
+    whitespace, and the end-of-sequence token(s)."""
+    special = set(tokenizer.all_special_ids)
+    allowed = []
+    for token_id in range(len(tokenizer)):
+        if token_id in special:
+            continue
+        text = tokenizer.decode([token_id])
+        core = text.strip()
+        is_number = core.isdigit() and len(core) <= 3
+        is_separator = bool(core) and set(core) <= SEPARATOR_CHARS
+        is_space = bool(text) and not core
+        if is_number or is_separator or is_space:
+            allowed.append(token_id)
+    eos = tokenizer.eos_token_id
+    if eos is not None:
+        allowed.append(int(eos))
+    if len(allowed) < 11:
+        raise ConfigError("the tokenizer has no number tokens to distill on")
+    return sorted(set(allowed))
+
+
+def train(
+    student: TransformersBackend,
+    examples: Sequence[Example],
+    config: TrainConfig,
+    *,
+    teacher: TransformersBackend | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> Any:
+    """Fine-tune ``student.model`` in place (or wrapped in LoRA); returns the trained model."""
+    if config.mode == "distill" and teacher is None:
+        raise ConfigError("distill mode needs a teacher model")
+    rng = random.Random(config.seed)
+    torch.manual_seed(config.seed)
+    model = student.model
+    if config.lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=config.lora_rank,
+                lora_alpha=config.lora_alpha,
+                target_modules=LORA_TARGETS,
+                lora_dropout=0.0,
+            ),
+        )
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    per_epoch = math.ceil(len(examples) / config.batch_size)
+    steps = config.steps or max(1, round(config.epochs * per_epoch))
+
+    def schedule(step: int) -> float:
+        if step < config.warmup:
+            return (step + 1) / config.warmup
+        return max(0.0, (steps - step) / max(1, steps - config.warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    allowed = None
+    if config.mode == "distill":
+        allowed = torch.tensor(number_token_ids(student.tokenizer), device=student.device)
+    order: list[int] = []
+    model.train()
+    for step in range(steps):
+        if len(order) < config.batch_size:
+            more = list(range(len(examples)))
+            rng.shuffle(more)
+            order += more
+        batch = [examples[i] for i in order[: config.batch_size]]
+        del order[: config.batch_size]
+        ids, mask, target_mask = _pad_right(batch, student.pad_id, student.device)
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+        targets = ids[:, 1:]
+        if config.mode == "sft":
+            loss = torch.nn.functional.cross_entropy(logits[target_mask], targets[target_mask])
+        else:
+            assert teacher is not None
+            assert allowed is not None
+            with torch.no_grad():
+                t_logits = teacher.model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+            t_logp = torch.log_softmax(t_logits.float()[..., allowed], dim=-1)
+            s_logp = torch.log_softmax(logits[..., allowed], dim=-1)
+            kl = (t_logp.exp() * (t_logp - s_logp)).sum(-1)
+            loss = kl[target_mask].mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        if progress:
+            progress(step + 1, steps, float(loss.detach()))
+    model.eval()
+    return model
+
+
+def _pad_right(
+    batch: Sequence[Example], pad_id: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(e.ids) for e in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    target = torch.zeros((len(batch), width - 1), dtype=torch.bool)
+    for row, example in enumerate(batch):
+        ids[row, : len(example.ids)] = torch.tensor(example.ids)
+        mask[row, : len(example.ids)] = 1
+        # position t predicts token t+1: completion tokens start at example.start
+        target[row, example.start - 1 : len(example.ids) - 1] = True
+    return ids.to(device), mask.to(device), target.to(device)
+
+
+def save_model(
+    model: Any,
+    tokenizer: Any,
+    out: Path,
+    *,
+    base_location: str | None = None,
+    dtype: torch.dtype | None = None,
+) -> Path:
+    """Save a full model (optionally cast, e.g. to fp16 for small fixtures) or a LoRA
+    adapter whose config points at ``base_location``."""
+    out.mkdir(parents=True, exist_ok=True)
+    if hasattr(model, "peft_config"):
+        model.save_pretrained(out)
+        if base_location is not None:
+            import json
+
+            config_path = out / "adapter_config.json"
+            config = json.loads(config_path.read_text())
+            config["base_model_name_or_path"] = base_location
+            config_path.write_text(json.dumps(config, indent=2))
+    else:
+        if dtype is not None:
+            model = model.to(dtype)
+        model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
