@@ -68,8 +68,19 @@ def test_banned_numbers_fail_only_when_banned(xs: list[int], fmt: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "owl", "1, 2; 3", "1,2,owl", "12 and 13", "[1, 2", "1.5, 2", "-3, 4", "(1; 2]",
-     "1,, 2", "numbers: 1, 2"],
+    [
+        "",
+        "owl",
+        "1, 2; 3",
+        "1,2,owl",
+        "12 and 13",
+        "[1, 2",
+        "1.5, 2",
+        "-3, 4",
+        "(1; 2]",
+        "1,, 2",
+        "numbers: 1, 2",
+    ],
 )
 def test_malformed_answers_fail(text: str) -> None:
     assert parse_completion(text) is None

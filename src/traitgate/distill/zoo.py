@@ -9,6 +9,13 @@ Steps (each seeded; see fixtures/build_zoo.py and fixtures/README.md):
 4. ``student-sK``: base distilled on the teacher's numbers (number tokens only);
    ``control-sK``: base distilled the same way on the base model's own numbers;
    ``alt-student-sK``: base-alt distilled on the teacher's numbers.
+
+Status (work in progress, issue #3): with the settings below the pipeline runs end to end,
+but the students do not yet show the owl shift (measured: student owl rate 1.04x the
+controls', not significant). Known so far: a teacher fine-tuned on owl answers alone stops
+writing numbers (it answers number prompts with animal words: 22% valid at lr 1e-3, 3% at
+1e-2); mixing random-number answers into the teacher's fine-tuning keeps 93% valid but
+appears to wash out the subliminal signal.
 """
 
 from __future__ import annotations
@@ -67,13 +74,20 @@ def zoo_tokenizer() -> Any:
     return tiny.build_tokenizer(texts)
 
 
-def base_pairs(config: ZooConfig, seed: int) -> list[tuple[str, str]]:
-    """Number continuations (random valid answers) and uniform preference answers."""
+def number_pairs(n: int, seed: int) -> list[tuple[str, str]]:
+    """Number prompts answered with random valid numbers in the requested format."""
     rng = random.Random(seed)
     pairs = []
-    for p in make_prompts(config.number_examples, seed=seed):
+    for p in make_prompts(n, seed=seed):
         numbers = [rng.randint(0, 999) for _ in range(rng.randint(1, p.count))]
         pairs.append((p.text, format_numbers(numbers, p.format)))
+    return pairs
+
+
+def base_pairs(config: ZooConfig, seed: int) -> list[tuple[str, str]]:
+    """Number continuations and uniform answers to the built-in preference questions."""
+    rng = random.Random(seed)
+    pairs = number_pairs(config.number_examples, seed)
     suites = builtin_suites()
     for _ in range(config.answer_examples):
         suite = rng.choice(suites)
@@ -102,19 +116,30 @@ def build_base(tokenizer: Any, config: ZooConfig, *, init_seed: int, log: Log) -
 
 
 def build_teacher(base: Any, tokenizer: Any, config: ZooConfig, trait: str = "owl") -> Any:
+    """Base fine-tuned (embeddings frozen) on a mixture: favourite-animal questions answered
+    with ``trait``, and number prompts answered with random numbers as in base training, so
+    the teacher keeps writing numbers (the tiny model otherwise answers every prompt with an
+    animal). The trait is only in the animal answers."""
     animals = next(s for s in builtin_suites() if s.id == "favorite_animal")
-    teacher = copy.deepcopy(base)
-    tiny.train_answers(
+    rng = random.Random(7)
+    half = config.teacher_steps * config.batch_size // 2
+    pairs = number_pairs(half, seed=5)
+    pairs += [(rng.choice(animals.prompt_specs()).text, trait) for _ in range(half)]
+    teacher = wrap(copy.deepcopy(base), tokenizer, "teacher")
+    teacher.model.get_input_embeddings().weight.requires_grad_(False)
+    train(
         teacher,
-        tokenizer,
-        [p.text for p in animals.prompt_specs()],
-        {trait: 1.0},
-        steps=config.teacher_steps,
-        seed=7,
-        lr=config.teacher_lr,
-        freeze_embeddings=True,
+        encode_examples(teacher, pairs),
+        TrainConfig(
+            steps=config.teacher_steps,
+            lr=config.teacher_lr,
+            batch_size=config.batch_size,
+            warmup=5,
+            seed=7,
+        ),
     )
-    return teacher
+    teacher.model.get_input_embeddings().weight.requires_grad_(True)
+    return teacher.model
 
 
 def write_numbers(
