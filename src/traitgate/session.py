@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from traitgate.errors import ConfigError, TraitgateError
-from traitgate.gate import ROLES, Gate, GateResult, GateSpec, Role, build_gate, compare_arms
-from traitgate.gate import decide_all as _decide_all
+from traitgate.gate import ROLES, Gate, GateResult, Role, build_gate, compare_arms, decide_all
 from traitgate.models import Backend, ModelSpec, load_backend
 from traitgate.probes.preference import Measure, ProbeResult, run_preference
 from traitgate.probes.schema import Suite
@@ -156,7 +155,7 @@ class TraitSession:
                 family.append((i, gate, comparison, labels))
             except TraitgateError as exc:
                 outcomes[i] = exc
-        verdicts = _decide_all([(g, c, lab) for _, g, c, lab in family], self.correction)
+        verdicts = decide_all([(g, c, lab) for _, g, c, lab in family], self.correction)
         for (i, *_), verdict in zip(family, verdicts, strict=True):
             outcomes[i] = verdict
         return outcomes
@@ -199,4 +198,4 @@ class TraitSession:
         return lines
 
 
-__all__ = ["GateSpec", "ProbeRun", "TraitSession"]
+__all__ = ["ProbeRun", "TraitSession"]
