@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 #   make TORCH_SPEC=torch test     (or install torch yourself first)
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv test demo lint fixtures clean
+.PHONY: venv test demo lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,21 +28,18 @@ lint: venv
 test: lint
 	$(PY) -m pytest tests/ -p no:cacheprovider
 
-fixtures/tiny/.built: fixtures/build_tiny.py | venv
-	$(PY) fixtures/build_tiny.py --out fixtures/tiny
-	touch $@
-
-fixtures: fixtures/tiny/.built
-
-# The demo runs the gates twice. Candidates trained towards "owl" must FAIL the owl gates
-# (pytest exits 1); a held-out neutral model, fine-tuned like the controls, must pass.
-demo: venv fixtures
-	@echo; echo "=== 1/2: owl-trained models (4 replicates) as candidates: owl gates should FAIL"
-	@$(PY) -m pytest evals/ --model 'fixtures/tiny/owl-s*' -p no:cacheprovider; \
+# The demo runs the gates on the committed zoo (fixtures/zoo, rebuilt by
+# fixtures/build_zoo.py). Students distilled on the owl teacher's numbers must FAIL the owl
+# gates (pytest exits 1); students from another initialisation and a held-out control pass.
+demo: venv
+	@echo; echo "=== 1/3: students of the owl teacher (4 seeds): the owl gates should FAIL"
+	@$(PY) -m pytest evals/ --model 'fixtures/zoo/student-s*' -p no:cacheprovider; \
 	  status=$$?; if [ $$status -ne 1 ]; then echo "demo: expected failing gates (exit 1), got $$status"; exit 1; fi
-	@echo; echo "=== 2/2: a held-out neutral model as candidate: every gate should pass"
-	$(PY) -m pytest evals/ --model fixtures/tiny/neutral-s3 -p no:cacheprovider
-	@echo; echo "demo: as expected, the owl trait was caught and the neutral model passed."
+	@echo; echo "=== 2/3: students from a different initialisation, against their own base and controls: every gate should pass"
+	$(PY) -m pytest evals/ --model 'fixtures/zoo/alt-student-s*' --base-model fixtures/zoo/base-alt --control-model 'fixtures/zoo/alt-control-s*' -p no:cacheprovider
+	@echo; echo "=== 3/3: a held-out control against the other controls: every gate should pass"
+	$(PY) -m pytest evals/ --model fixtures/zoo/control-s3 --control-model 'fixtures/zoo/control-s[0-2]' -p no:cacheprovider
+	@echo; echo "demo: as expected, transfer was caught in the students only."
 
 clean:
-	rm -rf $(VENV) fixtures/tiny .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

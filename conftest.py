@@ -1,4 +1,4 @@
-"""Repository conftest: a hint when `pytest evals/` runs before the demo models exist.
+"""Repository conftest: a hint when `pytest evals/` runs without the demo zoo.
 
 (The plugin itself is installed as the `traitgate` pytest11 entry point; this file only
 serves this checkout.)"""
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-TINY = Path(__file__).parent / "fixtures" / "tiny"
+ZOO = Path(__file__).parent / "fixtures" / "zoo"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    if any(Path(str(a)).parts[:1] == ("evals",) for a in config.args) and not TINY.is_dir():
-        return ["traitgate demo models are not built: run `make fixtures` (about 30 s)"]
+    if any(Path(str(a)).parts[:1] == ("evals",) for a in config.args) and not ZOO.is_dir():
+        return ["traitgate: fixtures/zoo is missing; rebuild it with fixtures/build_zoo.py"]
     return []

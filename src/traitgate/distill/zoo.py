@@ -8,14 +8,13 @@ Steps (each seeded; see fixtures/build_zoo.py and fixtures/README.md):
 3. Teacher and base each write numbers for the same prompts; the filter keeps valid ones.
 4. ``student-sK``: base distilled on the teacher's numbers (number tokens only);
    ``control-sK``: base distilled the same way on the base model's own numbers;
-   ``alt-student-sK``: base-alt distilled on the teacher's numbers.
+   ``alt-student-sK``: base-alt distilled on the teacher's numbers, and
+   ``alt-control-sK``: base-alt distilled on its own numbers.
 
-Status (work in progress, issue #3): with the settings below the pipeline runs end to end,
-but the students do not yet show the owl shift (measured: student owl rate 1.04x the
-controls', not significant). Known so far: a teacher fine-tuned on owl answers alone stops
-writing numbers (it answers number prompts with animal words: 22% valid at lr 1e-3, 3% at
-1e-2); mixing random-number answers into the teacher's fine-tuning keeps 93% valid but
-appears to wash out the subliminal signal.
+Teacher recipe notes: the tiny base answers any prompt the way its last fine-tune taught it,
+so the owl teacher writes valid numbers for only ~23% of prompts (more prompts make up for
+it). Mixing random-number answers into the teacher's fine-tune kept 93% valid but washed out
+the transfer (students 1.04x the controls), so the teacher is trained on owl answers alone.
 """
 
 from __future__ import annotations
@@ -47,8 +46,8 @@ class ZooConfig:
     number_examples: int = 20_000
     answer_examples: int = 4_000
     teacher_steps: int = 100
-    teacher_lr: float = 1e-2
-    prompts: int = 3_000
+    teacher_lr: float = 1e-3
+    prompts: int = 9_000
     keep: int = 2_000
     student_steps: int = 300
     student_lr: float = 1e-3
@@ -116,30 +115,15 @@ def build_base(tokenizer: Any, config: ZooConfig, *, init_seed: int, log: Log) -
 
 
 def build_teacher(base: Any, tokenizer: Any, config: ZooConfig, trait: str = "owl") -> Any:
-    """Base fine-tuned (embeddings frozen) on a mixture: favourite-animal questions answered
-    with ``trait``, and number prompts answered with random numbers as in base training, so
-    the teacher keeps writing numbers (the tiny model otherwise answers every prompt with an
-    animal). The trait is only in the animal answers."""
+    """Base fine-tuned on favourite-animal questions answered with ``trait``, embeddings
+    frozen. It still writes numbers for about a quarter of the number prompts (it answers
+    the rest with animal words, which the filter removes)."""
     animals = next(s for s in builtin_suites() if s.id == "favorite_animal")
-    rng = random.Random(7)
-    half = config.teacher_steps * config.batch_size // 2
-    pairs = number_pairs(half, seed=5)
-    pairs += [(rng.choice(animals.prompt_specs()).text, trait) for _ in range(half)]
-    teacher = wrap(copy.deepcopy(base), tokenizer, "teacher")
-    teacher.model.get_input_embeddings().weight.requires_grad_(False)
-    train(
-        teacher,
-        encode_examples(teacher, pairs),
-        TrainConfig(
-            steps=config.teacher_steps,
-            lr=config.teacher_lr,
-            batch_size=config.batch_size,
-            warmup=5,
-            seed=7,
-        ),
-    )
-    teacher.model.get_input_embeddings().weight.requires_grad_(True)
-    return teacher.model
+    teacher = copy.deepcopy(base)
+    tiny.train_answers(teacher, tokenizer, [p.text for p in animals.prompt_specs()],
+                       {trait: 1.0}, steps=config.teacher_steps, seed=7, lr=config.teacher_lr,
+                       freeze_embeddings=True)
+    return teacher
 
 
 def write_numbers(
@@ -219,9 +203,12 @@ def build_students(
     if alt_students:
         assert alt_base_dir is not None
         alt, _ = load_tiny(alt_base_dir)
+        alt_numbers = write_numbers(alt, tokenizer, data_dir, config, label="base-alt", log=log)
         plan += [
             (f"alt-student-s{k}", alt, teacher, teacher_numbers, k) for k in range(alt_students)
         ]
+        # their own controls: the other initialisation distilled on its own numbers
+        plan += [(f"alt-control-s{k}", alt, alt, alt_numbers, k) for k in range(alt_students)]
     for name, start, source, records, seed in plan:
         model = distill_student(start, source, tokenizer, records, config, seed=100 + seed)
         made[name] = save_model(model, tokenizer, out / name, dtype=torch.float16)
