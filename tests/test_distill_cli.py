@@ -31,41 +31,25 @@ def valid_data(path: Path, n: int = 12) -> Path:
     return path
 
 
-def test_numbers_resume_and_filter(zoo: Zoo, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "teacher.jsonl"
-    args = [
-        "distill",
-        "numbers",
-        "--teacher",
-        str(zoo.base),
-        "--count",
-        "16",
-        "--out",
-        str(out),
-        "--device",
-        "cpu",
-        "--max-new-tokens",
-        "8",
-    ]
+ZOO = Path(__file__).resolve().parent.parent / "fixtures" / "zoo"
+
+
+def test_numbers_resume_and_filter_on_the_zoo(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "base.jsonl"
+    args = ["distill", "numbers", "--teacher", str(ZOO / "base"), "--count", "24", "--out",
+            str(out), "--device", "cpu"]  # fmt: skip
     assert main(args) == 0
     first = out.read_text()
-    assert len(first.splitlines()) == 16
+    assert len(first.splitlines()) == 24
     assert main(args) == 0  # resuming a finished file adds nothing
-    assert "wrote 0 record(s), 16 in total" in capsys.readouterr().out
+    assert "wrote 0 record(s), 24 in total" in capsys.readouterr().out
     assert out.read_text() == first
     kept = tmp_path / "kept.jsonl"
-    code = main(
-        [
-            "distill",
-            "filter",
-            str(valid_data(tmp_path / "v.jsonl")),
-            "--out",
-            str(kept),
-            "--keep",
-            "5",
-        ]
-    )
-    assert code == 0
+    assert main(["distill", "filter", str(out), "--out", str(kept), "--banned"]) == 0
+    n_kept = len(kept.read_text().splitlines())
+    assert f"kept {n_kept} of 24" in capsys.readouterr().out
+    assert n_kept >= 12  # 96% of the base's answers are valid before the banned-number rule
+    assert main(["distill", "filter", str(out), "--out", str(kept), "--keep", "5"]) == 0
     assert len(kept.read_text().splitlines()) == 5
 
 

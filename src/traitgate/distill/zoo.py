@@ -120,9 +120,16 @@ def build_teacher(base: Any, tokenizer: Any, config: ZooConfig, trait: str = "ow
     the rest with animal words, which the filter removes)."""
     animals = next(s for s in builtin_suites() if s.id == "favorite_animal")
     teacher = copy.deepcopy(base)
-    tiny.train_answers(teacher, tokenizer, [p.text for p in animals.prompt_specs()],
-                       {trait: 1.0}, steps=config.teacher_steps, seed=7, lr=config.teacher_lr,
-                       freeze_embeddings=True)
+    tiny.train_answers(
+        teacher,
+        tokenizer,
+        [p.text for p in animals.prompt_specs()],
+        {trait: 1.0},
+        steps=config.teacher_steps,
+        seed=7,
+        lr=config.teacher_lr,
+        freeze_embeddings=True,
+    )
     return teacher
 
 
