@@ -73,20 +73,15 @@ def zoo_tokenizer() -> Any:
     return tiny.build_tokenizer(texts)
 
 
-def number_pairs(n: int, seed: int) -> list[tuple[str, str]]:
-    """Number prompts answered with random valid numbers in the requested format."""
+def base_pairs(config: ZooConfig, seed: int) -> list[tuple[str, str]]:
+    """Number prompts answered with random valid numbers in the requested format, and
+    uniform answers to the built-in preference questions (one seeded stream: changing the
+    order of draws changes the committed zoo)."""
     rng = random.Random(seed)
     pairs = []
-    for p in make_prompts(n, seed=seed):
+    for p in make_prompts(config.number_examples, seed=seed):
         numbers = [rng.randint(0, 999) for _ in range(rng.randint(1, p.count))]
         pairs.append((p.text, format_numbers(numbers, p.format)))
-    return pairs
-
-
-def base_pairs(config: ZooConfig, seed: int) -> list[tuple[str, str]]:
-    """Number continuations and uniform answers to the built-in preference questions."""
-    rng = random.Random(seed)
-    pairs = number_pairs(config.number_examples, seed)
     suites = builtin_suites()
     for _ in range(config.answer_examples):
         suite = rng.choice(suites)
