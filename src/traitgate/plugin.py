@@ -143,11 +143,17 @@ def _session_from_config(config: pytest.Config) -> TraitSession:
     for path in probe_paths:
         if not path.is_dir():
             raise ConfigError(f"--probe-path {path}: not a directory")
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    verbose = config.get_verbosity() >= 0 and reporter is not None
-
     def log(message: str) -> None:
-        if verbose and reporter is not None:
+        """Progress lines (which model, which probe, how long), silent under -q."""
+        # looked up on use: the terminal reporter registers after this hook may have run
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None or config.get_verbosity() < 0:
+            return
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        if capture is None:
+            reporter.write_line(f"traitgate: {message}")
+            return
+        with capture.global_and_fixture_disabled():  # progress goes to the terminal
             reporter.write_line(f"traitgate: {message}")
 
     return TraitSession(
