@@ -143,6 +143,7 @@ def _session_from_config(config: pytest.Config) -> TraitSession:
     for path in probe_paths:
         if not path.is_dir():
             raise ConfigError(f"--probe-path {path}: not a directory")
+
     def log(message: str) -> None:
         """Progress lines (which model, which probe, how long), silent under -q."""
         # looked up on use: the terminal reporter registers after this hook may have run
