@@ -1,5 +1,6 @@
-"""The ``traitgate`` command. ``traitgate lint`` checks probe suites and gate files without
-loading a model; later subcommands (distill, report) join it here."""
+"""The ``traitgate`` command: ``lint`` checks probe suites and gate files without loading a
+model; ``distill`` builds teacher data and students; ``report`` re-renders an HTML report;
+``cache`` shows or clears the answer cache."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from traitgate import __version__
 from traitgate._yaml import load_documents
+from traitgate.cache import DEFAULT_DIR as DEFAULT_CACHE_DIR
 from traitgate.errors import TraitgateError
 from traitgate.gate import load_gate_file
 from traitgate.probes.loader import iter_suite_files, load_suite
@@ -61,10 +63,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="DIR",
         help="directory of probe suites that gates may name (searched before built-ins)",
     )
+    p_report = sub.add_parser(
+        "report",
+        help="re-render the HTML report from a results.json",
+        description="Render report.html from a results.json written by `pytest --report DIR`.",
+    )
+    p_report.add_argument("results", type=Path, help="a results.json file")
+    p_report.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="the HTML file to write (default: report.html beside the results file)",
+    )
+    p_cache = sub.add_parser(
+        "cache",
+        help="show or clear the answer cache",
+        description="The answer cache of `pytest --cache-dir DIR` (default .traitgate_cache).",
+    )
+    p_cache.add_argument("action", choices=["info", "clear"])
+    p_cache.add_argument("--cache-dir", type=Path, default=Path(DEFAULT_CACHE_DIR))
     from traitgate.distill.cli import add_parser, run
 
     add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command in ("report", "cache"):
+        try:
+            return _report(args) if args.command == "report" else _cache(args)
+        except TraitgateError as exc:
+            print(f"traitgate: {exc}", file=sys.stderr)
+            return 2
     if args.command == "distill":
         try:
             return run(args)
@@ -81,6 +109,43 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"ok: {len(files)} file(s) valid")
         return 1 if problems else 0
     return 2  # pragma: no cover - argparse enforces the choices
+
+
+def _report(args: argparse.Namespace) -> int:
+    from traitgate._io import atomic_write_text
+    from traitgate.report.html import render_html
+    from traitgate.report.results import HTML_NAME, load_results
+
+    results = load_results(args.results)
+    output = args.output or args.results.with_name(HTML_NAME)
+    atomic_write_text(output, render_html(results))
+    print(f"wrote {output} ({len(results['gates'])} gate(s))")
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from traitgate.cache import DB_NAME, Cache, clear_cache
+
+    if not (args.cache_dir / DB_NAME).is_file():
+        print(f"no cache in {args.cache_dir}")
+        return 0
+    if args.action == "clear":
+        n = clear_cache(args.cache_dir)
+        what = "an unreadable cache file" if n < 0 else f"{n} cached answer(s)"
+        print(f"cleared {what} from {args.cache_dir}")
+        return 0
+    cache = Cache(args.cache_dir)
+    try:
+        info = cache.info()
+    finally:
+        cache.close()
+    print(
+        f"{info.path}: {info.entries} answer(s) from {info.models} model(s), "
+        f"{info.size_bytes / 1e6:.1f} MB"
+    )
+    for probe in info.probes:
+        print(f"  probe {probe}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ the trait relative to the comparator, in the direction of ``alternative``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,15 @@ from traitgate.errors import ConfigError
 from traitgate.probes.loader import find_suite, load_suite
 from traitgate.probes.preference import ProbeResult
 from traitgate.probes.schema import SUITE_ID, Strict, Suite
-from traitgate.stats import Alternative, Comparison, Correction, adjust, compare
+from traitgate.stats import (
+    Alternative,
+    Comparison,
+    Correction,
+    Interval,
+    adjust,
+    compare,
+    t_interval,
+)
 
 Role = Literal["model", "base", "control"]
 ROLES: tuple[Role, ...] = ("model", "base", "control")
@@ -131,6 +140,8 @@ class GateResult:
     passed: bool
     reason: str
     labels: tuple[tuple[str, ...], tuple[str, ...]]  # model labels of each arm
+    # each arm's probe results, one per model, for reports (empty when not kept)
+    results: tuple[tuple[ProbeResult, ...], tuple[ProbeResult, ...]] = ((), ())
 
     def summary_line(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
@@ -197,7 +208,29 @@ class GateResult:
             "note": cmp.note,
             "passed": self.passed,
             "reason": self.reason,
+            **self._per_model(),
         }
+
+    def _per_model(self) -> dict[str, Any]:
+        """Per-model and per-prompt trait rates (for the JSON and HTML reports)."""
+        if not any(self.results):
+            return {}
+        models = []
+        for role, arm in zip(self.gate.spec.compare, self.results, strict=True):
+            for result in arm:
+                rates = result.trait_rates(self.gate.trait)
+                ci = t_interval(rates) if len(rates) > 1 else Interval(math.nan, math.nan)
+                models.append(
+                    {
+                        "role": role,
+                        "model": result.model,
+                        "fingerprint": result.fingerprint,
+                        "rate": float(rates.mean()),
+                        "ci": [ci.low, ci.high],
+                        "prompt_rates": [float(r) for r in rates],
+                    }
+                )
+        return {"prompts": list(self.results[0][0].prompts), "models": models}
 
 
 def compare_arms(

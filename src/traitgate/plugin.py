@@ -12,18 +12,25 @@ deterministic) results; the controller gathers the rows for the summary table.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from traitgate import progress
+from traitgate.baseline import BASELINE_ROLES, Baseline
+from traitgate.cache import DEFAULT_DIR as DEFAULT_CACHE_DIR
+from traitgate.cache import Cache
 from traitgate.errors import ConfigError, TraitgateError
 from traitgate.gate import ROLES, Gate, GateResult, Role, load_gate_file
 from traitgate.models.spec import ModelSpec, parse_model_specs
 from traitgate.probes.loader import find_suite, load_suite
 from traitgate.probes.preference import ProbeResult
+from traitgate.progress import Task
 from traitgate.session import ROLE_INI, ROLE_OPTIONS, ProbeRun, TraitSession
 
 SESSION_KEY = pytest.StashKey[TraitSession]()
@@ -88,10 +95,47 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="directory of probe suites, searched before built-ins",
     )
+    group.addoption(
+        "--cache-dir",
+        dest="traitgate_cache_dir",
+        default=None,
+        metavar="DIR",
+        help="where answers are cached (default .traitgate_cache in the rootdir); a killed "
+        "run restarted with the same cache recomputes nothing already stored",
+    )
+    group.addoption(
+        "--no-cache",
+        dest="traitgate_no_cache",
+        action="store_true",
+        help="neither read nor write the answer cache",
+    )
+    group.addoption(
+        "--baseline",
+        dest="traitgate_baseline",
+        default=None,
+        metavar="DIR",
+        help="serve the base and control roles from a stored baseline instead of models",
+    )
+    group.addoption(
+        "--baseline-update",
+        dest="traitgate_baseline_update",
+        default=None,
+        metavar="DIR",
+        help="record the base and control results of every probe run into DIR (only on this "
+        "flag; without --model, only records)",
+    )
+    group.addoption(
+        "--report",
+        dest="traitgate_report",
+        default=None,
+        metavar="DIR",
+        help="write results.json and report.html (figures per gate) into DIR",
+    )
     parser.addini("traitgate_seed", "default seed", default="0")
     parser.addini("traitgate_device", "default torch device", default="auto")
     parser.addini("traitgate_correction", "holm, bh or none", default="holm")
     parser.addini("traitgate_probe_paths", "probe suite directories", type="paths", default=[])
+    parser.addini("traitgate_cache_dir", "answer cache directory", default=DEFAULT_CACHE_DIR)
     parser.addini(
         "traitgate_gate_files",
         "glob patterns of gate files",
@@ -102,7 +146,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "traitgate: a traitgate gate")
-    config.pluginmanager.register(SummaryCollector(), "traitgate-summary")
+    config.pluginmanager.register(SummaryCollector(config), "traitgate-summary")
     try:
         config.stash[SESSION_KEY] = _session_from_config(config)
     except TraitgateError as exc:
@@ -116,8 +160,20 @@ def _session_from_config(config: pytest.Config) -> TraitSession:
     architecture = Path(arch_opt).resolve() if arch_opt else None
     roles: dict[Role, list[ModelSpec]] = {}
     unresolved: dict[Role, TraitgateError] = {}
+    baseline_dir = config.getoption("traitgate_baseline")
+    update_dir = config.getoption("traitgate_baseline_update")
+    if baseline_dir and update_dir:
+        raise ConfigError("--baseline and --baseline-update cannot be combined")
+    baseline = Baseline(invocation / baseline_dir) if baseline_dir else None
     for role in ROLES:
         cli = config.getoption(f"traitgate_{role}")
+        if baseline is not None and role in BASELINE_ROLES:
+            if cli:
+                raise ConfigError(
+                    f"{ROLE_OPTIONS[role]} and --baseline both give the {role} role; "
+                    "use one of them"
+                )
+            continue  # ini defaults are replaced by the baseline
         if cli:  # the user asked for these now: a typo is a usage error at start-up
             roles[role] = parse_model_specs(cli, base_dir=invocation, architecture=architecture)
             continue
@@ -144,19 +200,16 @@ def _session_from_config(config: pytest.Config) -> TraitSession:
         if not path.is_dir():
             raise ConfigError(f"--probe-path {path}: not a directory")
 
-    def log(message: str) -> None:
-        """Progress lines (which model, which probe, how long), silent under -q."""
-        # looked up on use: the terminal reporter registers after this hook may have run
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is None or config.get_verbosity() < 0:
-            return
-        capture = config.pluginmanager.get_plugin("capturemanager")
-        if capture is None:
-            reporter.write_line(f"traitgate: {message}")
-            return
-        with capture.global_and_fixture_disabled():  # progress goes to the terminal
-            reporter.write_line(f"traitgate: {message}")
-
+    terminal = _Terminal(config)
+    cache = None
+    if not config.getoption("traitgate_no_cache"):
+        option = config.getoption("traitgate_cache_dir")
+        cache_dir = (
+            invocation / option
+            if option
+            else config.rootpath / config.getini("traitgate_cache_dir")
+        )
+        cache = Cache(cache_dir)
     return TraitSession(
         roles=roles,
         unresolved=unresolved,
@@ -164,8 +217,50 @@ def _session_from_config(config: pytest.Config) -> TraitSession:
         device=config.getoption("traitgate_device") or config.getini("traitgate_device"),
         correction=correction,
         probe_paths=probe_paths,
-        log=log,
+        log=terminal.log,
+        cache=cache,
+        progress=terminal.progress,
+        baseline=baseline,
     )
+
+
+class _Terminal:
+    """Progress output that reaches the terminal through pytest's output capture: a live
+    bar per (model, probe) on a terminal, one line per (model, probe) in CI logs, nothing
+    under -q. (Under pytest-xdist, workers' progress is not shown.)"""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def _disabled_capture(self) -> Any:
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        return capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+
+    def log(self, message: str) -> None:
+        # looked up on use: the terminal reporter registers after pytest_configure may run
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None or self.config.get_verbosity() < 0:
+            return
+        with self._disabled_capture():
+            reporter.write_line(f"traitgate: {message}")
+
+    def progress(self, description: str, total: int) -> Task:
+        if self.config.get_verbosity() < 0:
+            return progress.silent(description, total)
+        with self._disabled_capture():
+            tty = sys.stderr.isatty()
+        if tty:
+            return progress.BarTask(description, total, self)  # type: ignore[arg-type]
+        return progress.LineTask(f"    {description}", total, self.log)
+
+    # the file tqdm writes to
+    def write(self, text: str) -> None:
+        with self._disabled_capture():
+            sys.stderr.write(text)
+
+    def flush(self) -> None:
+        with self._disabled_capture():
+            sys.stderr.flush()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -217,6 +312,8 @@ class GateItem(pytest.Item):
 
     def runtest(self) -> None:
         outcome = _family_outcomes(self.session)[self.nodeid]
+        if isinstance(outcome, _RecordedOnly):
+            pytest.skip(str(outcome))
         if isinstance(outcome, Exception):
             self.user_properties.append(
                 (PROPERTY, json.dumps({"gate": self.gate.name, "error": str(outcome)}))
@@ -245,18 +342,61 @@ class GateItem(pytest.Item):
         return self.path, self.gate.line - 1, f"gate {self.gate.name}"
 
 
+class _RecordedOnly(Exception):
+    """The outcome of a gate under --baseline-update without a candidate: nothing gated."""
+
+
 def _family_outcomes(session: pytest.Session) -> dict[str, GateResult | Exception]:
-    """Evaluate every collected gate once, correcting their p-values together."""
-    stash = session.config.stash
+    """Evaluate every collected gate once, correcting their p-values together; with
+    --baseline-update, record the comparators' results too."""
+    config = session.config
+    stash = config.stash
     if OUTCOMES_KEY not in stash:
         items = [i for i in session.items if isinstance(i, GateItem)]
+        ts = stash[SESSION_KEY]
+        update = _path_option(config, "traitgate_baseline_update")
         outcomes: dict[int, GateResult | Exception]
         try:
-            outcomes = dict(stash[SESSION_KEY].evaluate([i.gate for i in items]))
+            if update is not None and not ts.roles.get("model"):
+                ts.plan([i.gate for i in items])
+                written = ts.record_baseline(update)
+                note = _RecordedOnly(
+                    f"--baseline-update without --model: recorded {len(written)} baseline "
+                    f"file(s) in {update}; no gate evaluated"
+                )
+                outcomes = dict.fromkeys(range(len(items)), note)
+            else:
+                outcomes = dict(ts.evaluate([i.gate for i in items]))
+                if update is not None:
+                    ts.record_baseline(update)
+        except TraitgateError as exc:  # the recording failed: every gate says why
+            outcomes = dict.fromkeys(
+                range(len(items)), ConfigError(f"baseline not recorded: {exc}")
+            )
         except Exception as exc:  # a bug or e.g. a CUDA failure: report it once per gate
             outcomes = dict.fromkeys(range(len(items)), exc)
         stash[OUTCOMES_KEY] = {item.nodeid: outcomes[k] for k, item in enumerate(items)}
     return stash[OUTCOMES_KEY]
+
+
+def _path_option(config: pytest.Config, name: str) -> Path | None:
+    value = config.getoption(name)
+    return None if value is None else config.invocation_params.dir / value
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Record baselines of probe runs that Python gates added after the YAML gates."""
+    ts = session.config.stash.get(SESSION_KEY, None)
+    update = _path_option(session.config, "traitgate_baseline_update")
+    if ts is None or update is None or not ts.unrecorded_runs():
+        return
+    try:
+        ts.record_baseline(update)
+    except TraitgateError as exc:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"traitgate: baseline not recorded: {exc}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 # ---------------------------------------------------------------------- fixture
@@ -318,10 +458,12 @@ def traitgate(request: pytest.FixtureRequest) -> TraitgateFixture:
 
 
 class SummaryCollector:
-    """Gathers gate rows from test reports (local or sent by xdist workers) and prints
-    the summary table at the end of the session."""
+    """Gathers gate rows from test reports (local or sent by xdist workers); at the end of
+    the session prints the summary table, the cache and baseline notes, and writes the
+    report."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
         self.rows: list[dict[str, Any]] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -329,10 +471,68 @@ class SummaryCollector:
             self.rows += [json.loads(str(v)) for k, v in report.user_properties if k == PROPERTY]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        session = self.config.stash.get(SESSION_KEY, None)
+        lines: list[str] = []
         if self.rows:
+            lines += _format(self.rows)
+        if session is not None:
+            lines += self._notes(session)
+        if lines:
             terminalreporter.write_sep("=", "traitgate summary")
-            for line in _format(self.rows):
+            for line in lines:
                 terminalreporter.write_line(line)
+
+    def _notes(self, session: TraitSession) -> list[str]:
+        lines = []
+        cache = session.cache
+        if cache is not None and (cache.hits or cache.stored):
+            lines.append(
+                f"cache: {cache.hits} answer(s) read, {cache.stored} computed and stored "
+                f"({cache.path})"
+            )
+        if session.baseline is not None:
+            lines += [
+                f"baseline {session.baseline.directory}: {line}"
+                for line in session.baseline.audit(lambda probe: _find(session, probe))
+            ]
+        report_dir = _path_option(self.config, "traitgate_report")
+        if report_dir is not None and not hasattr(self.config, "workerinput"):
+            from traitgate.report.results import build_results, write_report
+
+            try:
+                _, html = write_report(report_dir, build_results(self.rows, _run_info(session)))
+                lines.append(f"report: {html} (data: {html.with_name('results.json')})")
+            except (OSError, TraitgateError) as exc:
+                lines.append(f"report not written: {exc}")
+        return lines
+
+
+def _find(session: TraitSession, probe: str) -> Any:
+    try:
+        return load_suite(find_suite(probe, session.probe_paths))
+    except TraitgateError:
+        return None
+
+
+def _run_info(session: TraitSession) -> dict[str, Any]:
+    models: dict[str, list[dict[str, str]]] = {}
+    for role in ROLES:
+        if session.from_baseline(role):
+            continue
+        try:
+            models[role] = [
+                {"model": s.label, "fingerprint": s.fingerprint()}
+                for s in session.roles.get(role, ())
+            ]
+        except (OSError, TraitgateError):
+            models[role] = [{"model": s.label, "fingerprint": "?"} for s in session.roles[role]]
+    return {
+        "seed": session.seed,
+        "device": session.device,
+        "correction": session.correction,
+        "baseline": str(session.baseline.directory) if session.baseline else None,
+        "models": {role: specs for role, specs in models.items() if specs},
+    }
 
 
 def _format(rows: list[dict[str, Any]]) -> list[str]:

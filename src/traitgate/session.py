@@ -7,17 +7,20 @@ with many large replicates never holds more than one model in memory.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from traitgate.errors import ConfigError, TraitgateError
+from traitgate.baseline import BASELINE_ROLES, Baseline, write_entry
+from traitgate.cache import Cache, CachedBackend
+from traitgate.errors import ConfigError, ModelError, TraitgateError
 from traitgate.gate import ROLES, Gate, GateResult, Role, build_gate, compare_arms, decide_all
 from traitgate.models import Backend, ModelSpec, load_backend
 from traitgate.probes.preference import Measure, ProbeResult, run_preference
 from traitgate.probes.schema import Suite
+from traitgate.progress import TaskFactory
 from traitgate.stats import Correction
 
 Loader = Callable[[ModelSpec], Backend]
@@ -51,6 +54,13 @@ class ProbeRun:
 
 @dataclass
 class TraitSession:
+    """The models of each role and every probe result computed on them.
+
+    With a ``cache``, each chunk of answers is stored as it is computed, and a model whose
+    answers are all stored is never loaded. With a ``baseline``, the ``base`` and ``control``
+    roles are served from stored results instead of models.
+    """
+
     roles: Mapping[Role, Sequence[ModelSpec]]
     unresolved: Mapping[Role, TraitgateError] = field(default_factory=dict)
     seed: int = 0
@@ -59,7 +69,15 @@ class TraitSession:
     probe_paths: Sequence[Path] = ()
     loader: Loader | None = None
     log: Callable[[str], None] = field(default=lambda _msg: None)
+    cache: Cache | None = None
+    progress: TaskFactory | None = None
+    baseline: Baseline | None = None
     _results: dict[tuple[str, RunKey], ProbeResult | TraitgateError] = field(default_factory=dict)
+    _runs: dict[RunKey, ProbeRun] = field(default_factory=dict)
+    _recorded: set[RunKey] = field(default_factory=set)
+
+    def from_baseline(self, role: Role) -> bool:
+        return self.baseline is not None and role in BASELINE_ROLES
 
     def models(self, role: Role) -> list[ModelSpec]:
         specs = list(self.roles.get(role, ()))
@@ -69,6 +87,7 @@ class TraitSession:
             raise ConfigError(
                 f"no {role} model given: pass {ROLE_OPTIONS[role]} (repeatable, globs allowed) "
                 f"or set {ROLE_INI[role]} in the pytest ini file"
+                + (" (or --baseline DIR)" if role in BASELINE_ROLES else "")
             )
         return specs
 
@@ -82,35 +101,66 @@ class TraitSession:
         """
         needed: dict[str, tuple[ModelSpec, dict[RunKey, ProbeRun]]] = {}
         for role, run in work:
+            self._runs.setdefault(run.key, run)
+            if self.from_baseline(role):
+                continue
             for spec in self.roles.get(role, ()):
                 if (spec.location, run.key) not in self._results:
                     needed.setdefault(spec.location, (spec, {}))[1].setdefault(run.key, run)
         for index, (spec, runs) in enumerate(needed.values(), start=1):
             self.log(f"[{index}/{len(needed)}] {spec.label}: {len(runs)} probe run(s)")
-            try:
-                backend = self._load(spec)
-            except TraitgateError as exc:
-                for key in runs:
-                    self._results[(spec.location, key)] = exc
-                continue
-            try:
-                for key, run in runs.items():
-                    started = time.perf_counter()
-                    try:
-                        self._results[(spec.location, key)] = run_preference(
-                            run.suite, backend, run.measure, variant=run.variant, seed=self.seed
-                        )
-                    except TraitgateError as exc:
-                        self._results[(spec.location, key)] = exc
-                    self.log(
-                        f"    {'/'.join(str(k) for k in key if k is not None)}: "
-                        f"{time.perf_counter() - started:.1f}s"
+            for key, result in self._run_model(spec, runs).items():
+                self._results[(spec.location, key)] = result
+
+    def _run_model(
+        self, spec: ModelSpec, runs: Mapping[RunKey, ProbeRun]
+    ) -> dict[RunKey, ProbeResult | TraitgateError]:
+        out: dict[RunKey, ProbeResult | TraitgateError] = {}
+        try:
+            fingerprint = spec.fingerprint()
+        except (OSError, TraitgateError) as exc:
+            error = exc if isinstance(exc, TraitgateError) else ModelError(f"{spec.raw}: {exc}")
+            return dict.fromkeys(runs, error)
+        loaded: list[Backend | TraitgateError] = []
+
+        def open_backend() -> Backend:  # loaded on the first cache miss, at most once
+            if not loaded:
+                try:
+                    loaded.append(self._load(spec))
+                except TraitgateError as exc:
+                    loaded.append(exc)
+            if isinstance(loaded[0], TraitgateError):
+                raise loaded[0]
+            return loaded[0]
+
+        try:
+            for key, run in runs.items():
+                backend = CachedBackend(
+                    spec.label,
+                    fingerprint,
+                    open_backend,
+                    cache=self.cache,
+                    probe=f"{run.suite.id}@{run.suite.version}",
+                    progress=self.progress,
+                )
+                try:
+                    out[key] = run_preference(
+                        run.suite, backend, run.measure, variant=run.variant, seed=self.seed
                     )
-            finally:
-                backend.close()
+                except TraitgateError as exc:
+                    out[key] = exc
+        finally:
+            for model in loaded:
+                if not isinstance(model, TraitgateError):
+                    model.close()
+        return out
 
     def results(self, role: Role, run: ProbeRun) -> list[ProbeResult]:
         """Probe results of every model of ``role`` (computed if needed)."""
+        if self.from_baseline(role):
+            assert self.baseline is not None
+            self._runs.setdefault(run.key, run)
+            return self.baseline.results(run.suite, run.measure, run.variant, role)
         specs = self.models(role)
         self.prefetch([(role, run)])
         out = []
@@ -126,16 +176,52 @@ class TraitSession:
             return self.loader(spec)
         return load_backend(spec, device=self.device)
 
+    # ------------------------------------------------------------------ baselines
+    def record_baseline(self, directory: Path) -> list[Path]:
+        """Write the base and control results of every probe run of this session (computed
+        now if needed) into ``directory``. An error in any of them stops the recording: a
+        baseline with a silently missing model would gate against the wrong spread."""
+        roles = [r for r in BASELINE_ROLES if self.roles.get(r)]
+        if not roles:
+            raise ConfigError(
+                f"--baseline-update {directory}: no base or control model to record "
+                "(pass --base-model and/or --control-model)"
+            )
+        runs = list(self._runs.values())
+        if not runs:
+            raise ConfigError(f"--baseline-update {directory}: no probe run to record (no gates)")
+        self.prefetch([(role, run) for run in runs for role in roles])
+        written = []
+        for run in runs:
+            recorded = {role: self.results(role, run) for role in roles}
+            written.append(
+                write_entry(
+                    directory, run.suite, run.measure, run.variant, recorded, seed=self.seed
+                )
+            )
+            self._recorded.add(run.key)
+        return written
+
+    def plan(self, gates: Sequence[Gate]) -> None:
+        """Register the gates' probe runs without computing anything (for recording)."""
+        for gate in gates:
+            self._runs.setdefault(ProbeRun.of(gate).key, ProbeRun.of(gate))
+
+    def unrecorded_runs(self) -> list[ProbeRun]:
+        return [run for key, run in self._runs.items() if key not in self._recorded]
+
     # ------------------------------------------------------------------ gates
     def evaluate(self, gates: Sequence[Gate]) -> dict[int, GateResult | TraitgateError]:
         """Verdicts for a family of gates, keyed by position; a gate's own error is kept
         as its outcome and does not stop the others. p-values are corrected together."""
         outcomes: dict[int, GateResult | TraitgateError] = {}
         runnable = []
+        self.plan(gates)
         for i, gate in enumerate(gates):
             try:
                 for role in gate.spec.compare:
-                    self.models(role)
+                    if not self.from_baseline(role):
+                        self.models(role)
                 runnable.append(i)
             except TraitgateError as exc:
                 outcomes[i] = exc
@@ -148,16 +234,15 @@ class TraitSession:
             try:
                 a_role, b_role = gate.spec.compare
                 run = ProbeRun.of(gate)
-                comparison = compare_arms(
-                    gate, self.results(a_role, run), self.results(b_role, run), seed=self.seed
-                )
-                labels = (self._labels(a_role), self._labels(b_role))
-                family.append((i, gate, comparison, labels))
+                arm_a, arm_b = self.results(a_role, run), self.results(b_role, run)
+                comparison = compare_arms(gate, arm_a, arm_b, seed=self.seed)
+                labels = (tuple(r.model for r in arm_a), tuple(r.model for r in arm_b))
+                family.append((i, gate, comparison, labels, (tuple(arm_a), tuple(arm_b))))
             except TraitgateError as exc:
                 outcomes[i] = exc
-        verdicts = decide_all([(g, c, lab) for _, g, c, lab in family], self.correction)
-        for (i, *_), verdict in zip(family, verdicts, strict=True):
-            outcomes[i] = verdict
+        verdicts = decide_all([(g, c, lab) for _, g, c, lab, _ in family], self.correction)
+        for (i, *_, arms), verdict in zip(family, verdicts, strict=True):
+            outcomes[i] = dataclasses.replace(verdict, results=arms)
         return outcomes
 
     def compare(
@@ -184,15 +269,15 @@ class TraitSession:
             raise outcome
         return outcome
 
-    def _labels(self, role: Role) -> tuple[str, ...]:
-        return tuple(s.label for s in self.models(role))
-
     def describe_models(self) -> list[str]:
         """One line per role, naming each model and its weights fingerprint."""
         lines = []
         for role in ROLES:
             specs = self.roles.get(role, ())
-            if specs:
+            if self.from_baseline(role):
+                assert self.baseline is not None
+                lines.append(f"{role}: from baseline {self.baseline.directory}")
+            elif specs:
                 names = ", ".join(f"{s.label} [{s.fingerprint()[:12]}]" for s in specs)
                 lines.append(f"{role} ({len(specs)}): {names}")
         return lines

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from traitgate._io import atomic_write_text
 from traitgate.distill.numbers import NumberPrompt, parse_completion
 from traitgate.errors import ConfigError
 from traitgate.models.base import Backend, GenerationRequest, Prompt
@@ -145,14 +146,7 @@ def filter_records(
 
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
     """Write a whole file atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
 
 
 def iter_pairs(records: Iterable[dict[str, Any]]) -> Iterator[tuple[str, str]]:

@@ -1,0 +1,276 @@
+"""Stored baselines: the base and control models' probe results, recorded once, gated against
+many times.
+
+A baseline directory holds one JSON file per probe run (``<probe>.<measure>[.<variant>].json``)
+with the probe's version, its prompts and candidates, and each recorded role's per-model
+per-prompt results. It is written only on ``--baseline-update DIR``; ``--baseline DIR`` then
+serves the ``base`` and ``control`` roles from it, so a release gate evaluates only the
+candidate. A file recorded for another probe version, or for prompts that have since changed,
+is an error asking to re-record: comparing against it would compare different questions.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from traitgate._io import atomic_write_text
+from traitgate.errors import ConfigError, TraitgateError
+from traitgate.gate import Role
+from traitgate.probes.preference import Measure, ProbeResult, build_prompts
+from traitgate.probes.schema import Suite
+
+FORMAT = 1
+BASELINE_ROLES: tuple[Role, ...] = ("base", "control")
+
+
+def entry_name(suite_id: str, measure: str, variant: str | None) -> str:
+    return f"{suite_id}.{measure}" + (f".{variant}" if variant else "") + ".json"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One baseline file, read and checked for shape (not yet against a probe)."""
+
+    path: Path
+    probe: str
+    probe_version: str
+    measure: Measure
+    variant: str | None
+    prompts: list[str]
+    candidates: list[str]
+    samples: int | None
+    seed: int
+    recorded: str
+    roles: dict[str, list[dict[str, Any]]]
+
+    def results(self, role: str) -> list[ProbeResult]:
+        return [
+            ProbeResult(
+                suite=self.probe,
+                version=self.probe_version,
+                measure=self.measure,
+                variant=self.variant,
+                model=str(m["model"]),
+                fingerprint=str(m["fingerprint"]),
+                prompts=list(self.prompts),
+                candidates=list(self.candidates),
+                values=np.asarray(m["values"], dtype=float if self.measure == "exact" else int),
+                samples=self.samples,
+                seed=self.seed,
+            )
+            for m in self.roles.get(role, [])
+        ]
+
+
+def read_entry(path: Path) -> Entry:
+    """Read one baseline file; a malformed one is a one-line error naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"baseline {path}: cannot read ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"baseline {path}:{exc.lineno}: not valid JSON ({exc.msg}); re-record it with "
+            "--baseline-update"
+        ) from None
+
+    def bad(message: str) -> ConfigError:
+        return ConfigError(f"baseline {path}: {message}; re-record it with --baseline-update")
+
+    if not isinstance(data, dict) or "traitgate_baseline" not in data:
+        raise bad("not a traitgate baseline file (no traitgate_baseline field)")
+    if data["traitgate_baseline"] != FORMAT:
+        raise bad(f"format {data['traitgate_baseline']!r}, this traitgate reads {FORMAT}")
+    try:
+        measure = str(data["measure"])
+        if measure not in ("exact", "sampled"):
+            raise bad(f"measure must be exact or sampled (got {measure!r})")
+        prompts = [str(p) for p in data["prompts"]]
+        candidates = [str(c) for c in data["candidates"]]
+        roles = {str(r): list(models) for r, models in dict(data["roles"]).items()}
+        entry = Entry(
+            path=path,
+            probe=str(data["probe"]),
+            probe_version=str(data["probe_version"]),
+            measure="exact" if measure == "exact" else "sampled",
+            variant=None if data.get("variant") is None else str(data["variant"]),
+            prompts=prompts,
+            candidates=candidates,
+            samples=None if data.get("samples") is None else int(data["samples"]),
+            seed=int(data.get("seed", 0)),
+            recorded=str(data.get("recorded", "")),
+            roles=roles,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise bad(f"missing or malformed field {exc}") from None
+    width = len(candidates) + (1 if measure == "sampled" else 0)
+    for role, models in roles.items():
+        if role not in BASELINE_ROLES:
+            raise bad(f"unknown role {role!r} (roles are {', '.join(BASELINE_ROLES)})")
+        for k, model in enumerate(models):
+            try:
+                values = np.asarray(model["values"], dtype=float)
+                str(model["model"]), str(model["fingerprint"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise bad(f"roles.{role}[{k}]: missing or malformed field {exc}") from None
+            if values.shape != (len(prompts), width) or not np.isfinite(values).all():
+                raise bad(
+                    f"roles.{role}[{k}].values: expected {len(prompts)} x {width} finite "
+                    f"numbers (got shape {values.shape})"
+                )
+    return entry
+
+
+@dataclass
+class Baseline:
+    """A baseline directory opened for gating (``--baseline DIR``)."""
+
+    directory: Path
+    used: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if not self.directory.is_dir():
+            raise ConfigError(
+                f"--baseline {self.directory}: no such directory (record one with "
+                "--baseline-update)"
+            )
+
+    def results(
+        self, suite: Suite, measure: str, variant: str | None, role: str
+    ) -> list[ProbeResult]:
+        """The stored results of ``role`` for this probe run, checked against the probe."""
+        name = entry_name(suite.id, measure, variant)
+        path = self.directory / name
+        rerecord = f"re-record with --baseline-update {self.directory}"
+        if not path.is_file():
+            raise ConfigError(
+                f"baseline {self.directory} has no entry for probe {suite.id!r} (measure "
+                f"{measure}{', variant ' + variant if variant else ''}): record it with "
+                f"--baseline-update {self.directory}"
+            )
+        entry = read_entry(path)
+        self.used.add(name)
+        if (entry.probe, entry.measure, entry.variant) != (suite.id, measure, variant):
+            raise ConfigError(
+                f"baseline {path}: holds probe {entry.probe!r} measure {entry.measure} "
+                f"variant {entry.variant}, not what its name says; {rerecord}"
+            )
+        if entry.probe_version != str(suite.version):
+            raise ConfigError(
+                f"baseline {path}: recorded with probe {suite.id!r} version "
+                f"{entry.probe_version}, the probe is now version {suite.version}; {rerecord}"
+            )
+        prompts = [p.user for p in build_prompts(suite, variant)]
+        if entry.prompts != prompts or entry.candidates != list(suite.candidates):
+            raise ConfigError(
+                f"baseline {path}: its prompts or candidates differ from probe {suite.id!r} "
+                f"version {suite.version} (was the probe edited without a version bump?); "
+                f"{rerecord}"
+            )
+        results = entry.results(role)
+        if not results:
+            recorded = ", ".join(sorted(entry.roles)) or "none"
+            raise ConfigError(
+                f"baseline {path}: has no {role} results (recorded: {recorded}); record them "
+                f"with --baseline-update {self.directory} --{role}-model ..."
+            )
+        return results
+
+    def audit(self, find: Callable[[str], Suite | None]) -> list[str]:
+        """Lines about entries this session did not use: stale ones (another probe
+        version, or a probe that no longer exists) and merely unused ones."""
+        lines = []
+        for path in sorted(self.directory.glob("*.json")):
+            if path.name in self.used:
+                continue
+            try:
+                entry = read_entry(path)
+            except TraitgateError as exc:
+                lines.append(f"unreadable: {exc}")
+                continue
+            suite = find(entry.probe)
+            if suite is None:
+                lines.append(f"stale: {path.name} (probe {entry.probe!r} not found)")
+            elif str(suite.version) != entry.probe_version:
+                lines.append(
+                    f"stale: {path.name} (recorded for version {entry.probe_version}, probe "
+                    f"is now version {suite.version})"
+                )
+            else:
+                lines.append(f"unused: {path.name} (no gate of this session needs it)")
+        return lines
+
+
+def write_entry(
+    directory: Path,
+    suite: Suite,
+    measure: str,
+    variant: str | None,
+    role_results: Mapping[Role, Sequence[ProbeResult]],
+    *,
+    seed: int,
+) -> Path:
+    """Record (or re-record) the given roles of one probe run; other roles already stored
+    for the same probe version and prompts are kept. Written atomically."""
+    path = directory / entry_name(suite.id, measure, variant)
+    roles: dict[str, list[dict[str, Any]]] = {}
+    prompts = [p.user for p in build_prompts(suite, variant)]
+    if path.is_file():
+        try:
+            old = read_entry(path)
+            if (
+                old.probe_version == str(suite.version)
+                and old.prompts == prompts
+                and old.candidates == list(suite.candidates)
+            ):
+                roles.update(old.roles)
+        except TraitgateError:
+            pass  # an unreadable old file is replaced: recording was asked for explicitly
+    samples = None
+    for role, results in role_results.items():
+        roles[role] = [
+            {"model": r.model, "fingerprint": r.fingerprint, "values": r.values.tolist()}
+            for r in results
+        ]
+        samples = next((r.samples for r in results), samples)
+    data = {
+        "traitgate_baseline": FORMAT,
+        "probe": suite.id,
+        "probe_version": str(suite.version),
+        "measure": measure,
+        "variant": variant,
+        "samples": samples,
+        "seed": seed,
+        "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "prompts": prompts,
+        "candidates": list(suite.candidates),
+        "roles": {role: roles[role] for role in BASELINE_ROLES if role in roles},
+    }
+    atomic_write_text(path, _dumps(data))
+    return path
+
+
+def _dumps(data: Mapping[str, Any]) -> str:
+    """Indented JSON with each innermost list of numbers on one line (one row per prompt)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return (
+        re.sub(
+            r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]",
+            lambda m: "[" + re.sub(r",\s*", ", ", m.group(1)) + "]",
+            text,
+        )
+        + "\n"
+    )
+
+
+__all__ = ["BASELINE_ROLES", "Baseline", "Entry", "entry_name", "read_entry", "write_entry"]

@@ -1,0 +1,285 @@
+"""The result cache: sqlite (WAL), content-addressed, shared safely between processes.
+
+An entry is one request's answer (a prompt's completions, or its continuation scores) on one
+model. Its key hashes everything that determines that answer: the model's weights
+fingerprint, the probe and its version, the request itself (prompt, system prompt,
+continuations or generation parameters, seed) and the cache format. So a changed model,
+probe version, prompt or seed can never read a stale answer, and nothing needs invalidating
+by hand; `traitgate cache clear` only reclaims space.
+
+Each chunk of work is committed in one transaction as soon as it is computed (see
+:class:`CachedBackend`); a run killed at any point keeps every committed chunk and a restart
+computes only the rest. WAL mode lets several processes (pytest-xdist workers, two CI jobs)
+read and write the same file; writers wait for each other (``busy_timeout``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from traitgate.errors import ConfigError
+from traitgate.models.base import Backend, GenerationRequest, ScoreRequest
+from traitgate.progress import TaskFactory, silent
+
+FORMAT = 1  # bump when the meaning of a stored value changes
+DB_NAME = "traitgate-cache.sqlite"
+DEFAULT_DIR = ".traitgate_cache"
+BUSY_TIMEOUT_S = 120.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    probe TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    path: Path
+    entries: int
+    models: int
+    probes: list[str]
+    size_bytes: int
+
+
+class Cache:
+    """An open cache file. Values are JSON (lists of floats or strings): floats round-trip
+    exactly through Python's JSON, so a cached answer equals the computed one bit for bit."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / DB_NAME
+        if self.directory.exists() and not self.directory.is_dir():
+            raise ConfigError(f"cache directory {self.directory}: exists and is not a directory")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cache directory {self.directory}: {exc.strerror}") from None
+        self.hits = 0
+        self.stored = 0
+        self._conn = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL: committed data survives a kill
+            conn.executescript(_SCHEMA)
+            row = conn.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+            if row is None:
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (str(FORMAT),))
+            elif row[0] != str(FORMAT):
+                conn.close()
+                raise ConfigError(
+                    f"cache {self.path}: written in format {row[0]}, this traitgate reads "
+                    f"format {FORMAT}; clear it with `traitgate cache clear "
+                    f"--cache-dir {self.directory}` or use another --cache-dir"
+                )
+            return conn
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(
+                f"cache {self.path}: not a usable traitgate cache ({exc}); it was left as it "
+                f"is: move it away or clear it with `traitgate cache clear --cache-dir "
+                f"{self.directory}`"
+            ) from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # ------------------------------------------------------------------ entries
+    def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for start in range(0, len(keys), 500):  # stay under sqlite's variable limit
+            part = list(keys[start : start + 500])
+            marks = ",".join("?" * len(part))
+            rows = self._conn.execute(
+                f"SELECT key, value FROM entries WHERE key IN ({marks})", part
+            ).fetchall()
+            for key, value in rows:
+                try:
+                    found[key] = json.loads(value)
+                except json.JSONDecodeError:
+                    raise ConfigError(
+                        f"cache {self.path}: entry {key[:12]} is corrupt; clear the cache "
+                        f"with `traitgate cache clear --cache-dir {self.directory}`"
+                    ) from None
+        self.hits += len(found)
+        return found
+
+    def put_many(self, entries: Mapping[str, Any], *, model: str, probe: str, kind: str) -> None:
+        """Store entries in one transaction: all of them or, if killed, none."""
+        now = time.time()
+        rows = [(key, model, probe, kind, json.dumps(value), now) for key, value in entries.items()]
+        with self._transaction():
+            self._conn.executemany("INSERT OR IGNORE INTO entries VALUES (?,?,?,?,?,?)", rows)
+        self.stored += len(rows)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")  # take the write lock now (waits for others)
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+
+    def info(self) -> CacheInfo:
+        models = self._conn.execute("SELECT COUNT(DISTINCT model) FROM entries").fetchone()[0]
+        probes = [r[0] for r in self._conn.execute("SELECT DISTINCT probe FROM entries")]
+        size = sum(p.stat().st_size for p in self.directory.glob(f"{DB_NAME}*"))
+        return CacheInfo(self.path, self.count(), int(models), sorted(probes), size)
+
+    def clear(self) -> int:
+        """Delete every entry; returns how many there were."""
+        n = self.count()
+        with self._transaction():
+            self._conn.execute("DELETE FROM entries")
+        self._conn.execute("VACUUM")
+        return n
+
+
+def request_key(fingerprint: str, probe: str, request: GenerationRequest | ScoreRequest) -> str:
+    """The content address of one request's answer on one model."""
+    kind = "generate" if isinstance(request, GenerationRequest) else "score"
+    payload = {"format": FORMAT, "model": fingerprint, "probe": probe, "kind": kind}
+    payload["request"] = asdict(request)
+    raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
+# ---------------------------------------------------------------------- chunked, cached work
+
+Req = TypeVar("Req", GenerationRequest, ScoreRequest)
+Out = TypeVar("Out", list[str], list[float])
+
+ROWS_PER_CHUNK = 256  # sequences per chunk: big enough to fill a batch, small enough to resume
+
+
+class CachedBackend:
+    """A backend seen through the cache, for one probe.
+
+    Requests are split into fixed chunks (by position, about ``ROWS_PER_CHUNK`` sequences
+    each). A chunk is answered from the cache when stored, else computed by the real
+    backend and committed at once. Chunk boundaries do not depend on what is cached, so a
+    resumed run does exactly the computation the uninterrupted run would have done, and
+    results are identical with or without a cache. The real backend is opened only on the
+    first miss: a fully cached model is never loaded.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        fingerprint: str,
+        open_backend: Callable[[], Backend],
+        *,
+        cache: Cache | None,
+        probe: str,
+        progress: TaskFactory | None = None,
+        rows_per_chunk: int = ROWS_PER_CHUNK,
+    ) -> None:
+        self.label = label
+        self.fingerprint = fingerprint
+        self._open_backend = open_backend
+        self.cache = cache
+        self.probe = probe
+        self.progress = progress
+        self.rows_per_chunk = rows_per_chunk
+        self.computed = 0  # requests computed by the model (not read from the cache)
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
+        return self._run(requests, lambda b, chunk: b.generate(chunk), "generate")
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
+        return self._run(requests, lambda b, chunk: b.score(chunk), "score")
+
+    def close(self) -> None:  # the real backend belongs to whoever opened it
+        pass
+
+    def _run(
+        self,
+        requests: Sequence[Req],
+        compute: Callable[[Backend, list[Req]], list[Out]],
+        kind: str,
+    ) -> list[Out]:
+        out: list[Out] = []
+        task = (self.progress or silent)(f"{self.label} {self.probe}", len(requests))
+        try:
+            for chunk in _chunks(requests, self.rows_per_chunk):
+                keys = [request_key(self.fingerprint, self.probe, r) for r in chunk]
+                stored = self.cache.get_many(keys) if self.cache is not None else {}
+                hit = len(stored) == len(keys)
+                if hit:
+                    answers: list[Out] = [stored[k] for k in keys]
+                else:
+                    answers = compute(self._open_backend(), list(chunk))
+                    self.computed += len(chunk)
+                    if self.cache is not None:
+                        self.cache.put_many(
+                            dict(zip(keys, answers, strict=True)),
+                            model=self.fingerprint,
+                            probe=self.probe,
+                            kind=kind,
+                        )
+                out.extend(answers)
+                task.advance(len(chunk), sum(len(a) for a in answers), hit)
+        finally:
+            task.close()
+        return out
+
+
+def _rows(request: GenerationRequest | ScoreRequest) -> int:
+    if isinstance(request, GenerationRequest):
+        return max(1, request.n)
+    return max(1, len(request.continuations))
+
+
+def _chunks(requests: Sequence[Req], rows_per_chunk: int) -> Iterator[Sequence[Req]]:
+    """Consecutive runs of requests holding about ``rows_per_chunk`` sequences each."""
+    start = 0
+    while start < len(requests):
+        end, rows = start, 0
+        while end < len(requests) and (
+            end == start or rows + _rows(requests[end]) <= rows_per_chunk
+        ):
+            rows += _rows(requests[end])
+            end += 1
+        yield requests[start:end]
+        start = end
+
+
+def clear_cache(directory: Path) -> int:
+    """Delete every entry of the cache in ``directory``; returns how many there were.
+
+    A cache file that cannot be opened (corrupt, or another format) is deleted: clearing is
+    the explicit request to drop what is stored. Returns -1 then."""
+    try:
+        cache = Cache(directory)
+    except ConfigError:
+        if not (Path(directory) / DB_NAME).is_file():
+            raise
+        for path in Path(directory).glob(f"{DB_NAME}*"):
+            path.unlink()
+        return -1
+    with closing(cache):
+        return cache.clear()
+
+
+__all__ = ["Cache", "CacheInfo", "CachedBackend", "clear_cache", "request_key"]

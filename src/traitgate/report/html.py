@@ -1,0 +1,195 @@
+"""The HTML report: one self-contained page (inline SVG figures, no scripts, no network).
+
+Per gate: a bar chart of each arm's trait rate with its 95% CI and each model as a dot
+(the layout of the published figures), and a per-prompt scatter of the comparator's rate
+against the candidate's (points above the diagonal: prompts where the candidate names the
+trait more often).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from traitgate.report.terminal import format_table
+
+_CSS = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { font-size: 1.2em; margin-top: 2em; }
+.pass { color: #1a7f37; font-weight: 600; } .fail { color: #c0392b; font-weight: 600; }
+.error { color: #8e44ad; font-weight: 600; }
+pre { background: #f6f8fa; padding: .8em; overflow-x: auto; font-size: 12px; }
+.figs { display: flex; flex-wrap: wrap; gap: 1em; } .figs figure { margin: 0; }
+figcaption { font-size: 12px; color: #555; max-width: 420px; }
+table.meta td { padding: 0 1em 0 0; vertical-align: top; }
+"""
+
+ROLE_COLOURS = {"model": "#c0392b", "base": "#7f8c8d", "control": "#2c7fb8"}
+
+
+def render_html(results: Mapping[str, Any]) -> str:
+    gates = list(results.get("gates", []))
+    summary = results.get("summary", {})
+    run = results.get("run", {})
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>traitgate report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>traitgate report</h1>",
+        f"<p>{summary.get('gates', len(gates))} gate(s): "
+        f"<span class='pass'>{summary.get('passed', 0)} passed</span>, "
+        f"<span class='fail'>{summary.get('failed', 0)} failed</span>, "
+        f"<span class='error'>{summary.get('errors', 0)} error(s)</span>. "
+        f"Created {_e(results.get('created', ''))} by traitgate "
+        f"{_e(results.get('traitgate_version', ''))}.</p>",
+        _run_table(run),
+        "<h2>Summary</h2>",
+        f"<pre>{_e(chr(10).join(format_table(gates)))}</pre>" if gates else "<p>No gates.</p>",
+    ]
+    for row in gates:
+        parts.append(_gate_section(row))
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _run_table(run: Mapping[str, Any]) -> str:
+    rows = []
+    for key in ("seed", "device", "correction", "baseline"):
+        if run.get(key) is not None:
+            rows.append(f"<tr><td>{key}</td><td>{_e(run[key])}</td></tr>")
+    for role, models in dict(run.get("models", {})).items():
+        names = "<br>".join(
+            f"{_e(m.get('model'))} <code>{_e(str(m.get('fingerprint', ''))[:16])}</code>"
+            for m in models
+        )
+        rows.append(f"<tr><td>{_e(role)}</td><td>{names}</td></tr>")
+    return f"<table class='meta'>{''.join(rows)}</table>" if rows else ""
+
+
+def _gate_section(row: Mapping[str, Any]) -> str:
+    name = _e(row["gate"])
+    if "error" in row:
+        error = _e(row["error"])
+        return f"<h2 id='{name}'>{name} <span class='error'>ERROR</span></h2><pre>{error}</pre>"
+    verdict = (
+        "<span class='pass'>pass</span>" if row["passed"] else "<span class='fail'>FAIL</span>"
+    )
+    a, b = row["arms"]
+    lines = [
+        f"{row['reason']}",
+        f"probe {row['probe']} v{row['probe_version']}, trait {row['trait']!r}, measure "
+        f"{row['measure']}" + (f", variant {row['variant']}" if row.get("variant") else ""),
+        f"{a['role']}: {a['rate']:.4f} [{a['ci'][0]:.4f}, {a['ci'][1]:.4f}] over {a['ci_basis']}",
+        f"{b['role']}: {b['rate']:.4f} [{b['ci'][0]:.4f}, {b['ci'][1]:.4f}] over {b['ci_basis']}",
+        f"effect {row['effect']:+.4f} (95% CI [{row['effect_ci'][0]:+.4f}, "
+        f"{row['effect_ci'][1]:+.4f}]), min_effect {row['min_effect']}",
+        f"test: {row['method']}, p = {row['pvalue']:.3g}, {row['correction']}-adjusted "
+        f"p = {row['adjusted_pvalue']:.3g}, alpha {row['alpha']}",
+        *(f"also: {t['method']}: p = {t['pvalue']:.3g}" for t in row.get("reported", [])),
+    ]
+    if row.get("note"):
+        lines.append(f"note: {row['note']}")
+    figures = [
+        (
+            _bars_svg(row),
+            f"{row['trait']} rate per arm: bars are the arm's rate with its 95% CI, dots are "
+            "individual models.",
+        )
+    ]
+    if row.get("models") and row.get("prompts"):
+        figures.append(
+            (
+                _scatter_svg(row),
+                f"Per prompt: {b['role']} rate (x) against {a['role']} rate (y), each arm "
+                "averaged over its models; the line is y = x.",
+            )
+        )
+    figs = "".join(
+        f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>" for svg, caption in figures
+    )
+    return (
+        f"<h2 id='{name}'>{name} {verdict}</h2>"
+        f"<pre>{_e(chr(10).join(lines))}</pre><div class='figs'>{figs}</div>"
+    )
+
+
+def _bars_svg(row: Mapping[str, Any]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    arms = row["arms"]
+    fig, ax = plt.subplots(figsize=(4.2, 3.2))
+    try:
+        for x, arm in enumerate(arms):
+            colour = ROLE_COLOURS.get(arm["role"], "#555555")
+            low, high = arm["ci"]
+            err = None
+            if not (math.isnan(low) or math.isnan(high)):
+                err = [[arm["rate"] - low], [high - arm["rate"]]]
+            ax.bar(x, arm["rate"], width=0.6, color=colour, alpha=0.35, edgecolor=colour)
+            if err is not None:
+                ax.errorbar(x, arm["rate"], yerr=err, color="black", capsize=6, lw=1.2)
+            rates = np.asarray(arm.get("model_rates", []), dtype=float)
+            if len(rates) > 1:
+                jitter = np.linspace(-0.15, 0.15, len(rates))
+                ax.scatter(x + jitter, rates, color=colour, s=18, zorder=3, edgecolor="white")
+        ax.set_xticks(range(len(arms)))
+        ax.set_xticklabels([f"{a['role']}\n(n={len(a['models'])})" for a in arms])
+        ax.set_ylabel(f"P({row['trait']})" if row["measure"] == "exact" else "rate")
+        ax.set_ylim(bottom=0)
+        ax.set_title(row["gate"], fontsize=10)
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        return _svg(fig)
+    finally:
+        plt.close(fig)
+
+
+def _scatter_svg(row: Mapping[str, Any]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    a_role, b_role = row["compare"]
+    per_role = {
+        role: np.mean([m["prompt_rates"] for m in row["models"] if m["role"] == role], axis=0)
+        for role in (a_role, b_role)
+    }
+    x, y = per_role[b_role], per_role[a_role]
+    fig, ax = plt.subplots(figsize=(3.6, 3.4))
+    try:
+        top = float(max(x.max(), y.max(), 1e-6)) * 1.08
+        ax.plot([0, top], [0, top], color="#999999", lw=1, zorder=1)
+        ax.scatter(x, y, s=16, color=ROLE_COLOURS.get(a_role, "#555555"), zorder=2)
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.set_xlabel(f"{b_role} rate")
+        ax.set_ylabel(f"{a_role} rate")
+        ax.set_title(f"{len(x)} prompts", fontsize=10)
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        return _svg(fig)
+    finally:
+        plt.close(fig)
+
+
+def _svg(fig: Any) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]  # drop the XML prolog and doctype: inline in HTML
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+__all__ = ["render_html"]
