@@ -220,7 +220,7 @@ class CachedBackend:
         kind: str,
     ) -> list[Out]:
         out: list[Out] = []
-        task = (self.progress or silent)(f"{self.label} {self.probe}", len(requests))
+        task = (self.progress or silent)(f"{self.label} {self.probe} {kind}", len(requests))
         try:
             for chunk in _chunks(requests, self.rows_per_chunk):
                 keys = [request_key(self.fingerprint, self.probe, r) for r in chunk]

@@ -1,0 +1,169 @@
+"""Stored baselines, used as a release engineer uses them: record once, gate many times."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from traitgate.baseline import read_entry
+from traitgate.probes import builtin_probe_dir
+
+from .conftest import Zoo
+
+GATES = """\
+gate: owl-vs-control
+probe: favorite_animal
+trait: owl
+compare: [model, control]
+alternative: greater
+min_effect: 0.02
+---
+gate: owl-vs-base
+probe: favorite_animal
+trait: owl
+compare: [model, base]
+alternative: greater
+min_effect: 0.02
+"""
+
+
+def joined(paths: list[Path]) -> str:
+    return ",".join(str(p) for p in paths)
+
+
+@pytest.fixture
+def evals(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makefile(".yaml", gate_owl=GATES)
+    return pytester
+
+
+def record(evals: pytest.Pytester, zoo: Zoo, *extra: str) -> pytest.RunResult:
+    return evals.runpytest(
+        "--baseline-update", "baselines", "--base-model", str(zoo.base),
+        "--control-model", joined(zoo.neutral), "--no-cache", "-rs", *extra,
+    )  # fmt: skip
+
+
+def test_record_then_gate_only_the_candidate(evals: pytest.Pytester, zoo: Zoo) -> None:
+    recorded = record(evals, zoo)
+    # no --model: the comparators are recorded, no gate is evaluated (skipped, not passed)
+    recorded.assert_outcomes(skipped=2)
+    assert "recorded 1 baseline file(s)" in recorded.stdout.str()
+    entry = read_entry(evals.path / "baselines" / "favorite_animal.exact.json")
+    assert (entry.probe, entry.probe_version, entry.measure) == ("favorite_animal", "1", "exact")
+    assert [m["model"] for m in entry.roles["control"]] == ["neutral-s0", "neutral-s1", "neutral-s2"]
+    assert [m["model"] for m in entry.roles["base"]] == ["base"]
+    assert all(re.fullmatch(r"[0-9a-f]{16}", m["fingerprint"]) for m in entry.roles["control"])
+
+    # gating against the baseline loads and computes only the candidate
+    gated = evals.runpytest(
+        "--model", joined(zoo.owl), "--baseline", "baselines", "--cache-dir", "c",
+        "--report", "rep",
+    )  # fmt: skip
+    gated.assert_outcomes(failed=2)
+    out = gated.stdout.str()
+    assert "control: from baseline" in out and "base: from baseline" in out
+    assert "cache: 0 answer(s) read, 108 computed" in out  # 3 candidates x 36 prompts
+    # the same verdicts and numbers as gating against the live models
+    live = evals.runpytest(
+        "--model", joined(zoo.owl), "--base-model", str(zoo.base),
+        "--control-model", joined(zoo.neutral), "--cache-dir", "c", "--report", "live",
+    )  # fmt: skip
+    live.assert_outcomes(failed=2)
+    from_baseline = json.loads((evals.path / "rep" / "results.json").read_text())["gates"]
+    from_models = json.loads((evals.path / "live" / "results.json").read_text())["gates"]
+    for a, b in zip(from_baseline, from_models, strict=True):
+        assert (a["effect"], a["pvalue"], a["passed"]) == (b["effect"], b["pvalue"], b["passed"])
+
+
+def test_recording_is_explicit_and_merges_roles(evals: pytest.Pytester, zoo: Zoo) -> None:
+    base_only = evals.runpytest(
+        "--baseline-update", "b", "--base-model", str(zoo.base), "--no-cache", "-k", "base"
+    )
+    base_only.assert_outcomes(skipped=1, deselected=1)
+    path = evals.path / "b" / "favorite_animal.exact.json"
+    assert sorted(read_entry(path).roles) == ["base"]
+    # recording the controls later keeps the base already stored
+    evals.runpytest(
+        "--baseline-update", "b", "--control-model", joined(zoo.neutral), "--no-cache"
+    ).assert_outcomes(skipped=2)
+    assert sorted(read_entry(path).roles) == ["base", "control"]
+    # a plain run never writes it
+    before = path.read_bytes()
+    evals.runpytest("--model", str(zoo.owl[0]), "--baseline", "b", "--no-cache")
+    assert path.read_bytes() == before
+
+
+def test_a_probe_version_change_asks_to_rerecord(evals: pytest.Pytester, zoo: Zoo) -> None:
+    record(evals, zoo).assert_outcomes(skipped=2)
+    probes = evals.path / "myprobes"
+    probes.mkdir()
+    source = builtin_probe_dir()
+    assert source is not None
+    text = (source / "favorite_animal.yaml").read_text().replace("version: 1", "version: 2")
+    (probes / "favorite_animal.yaml").write_text(text)
+    result = evals.runpytest(
+        "--model", str(zoo.owl[0]), "--baseline", "baselines", "--probe-path", str(probes),
+        "--no-cache",
+    )  # fmt: skip
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    assert re.search(
+        r"baselines/favorite_animal\.exact\.json: recorded with probe 'favorite_animal' version "
+        r"1, the probe is now version 2; re-record with --baseline-update",
+        out,
+    )
+    assert "Traceback" not in out
+
+
+def test_missing_entries_and_roles_are_named(evals: pytest.Pytester, zoo: Zoo) -> None:
+    evals.runpytest(
+        "--baseline-update", "b", "--control-model", joined(zoo.neutral), "--no-cache",
+        "-k", "control",
+    ).assert_outcomes(skipped=1, deselected=1)  # fmt: skip
+    result = evals.runpytest("--model", str(zoo.owl[0]), "--baseline", "b", "--no-cache")
+    result.assert_outcomes(passed=0, failed=2)
+    out = result.stdout.str()
+    assert "has no base results (recorded: control)" in out
+    # a gate on another measure has no entry at all
+    evals.makefile(
+        ".yaml",
+        gate_sampled="gate: s\nprobe: favorite_animal\ntrait: owl\nmeasure: sampled\n"
+        "min_effect: 0.01\n",
+    )
+    other = evals.runpytest(
+        "--model", str(zoo.owl[0]), "--baseline", "b", "--no-cache", "-k", "s"
+    )
+    assert "has no entry for probe 'favorite_animal' (measure sampled)" in other.stdout.str()
+
+
+def test_unused_and_stale_entries_are_reported(evals: pytest.Pytester, zoo: Zoo) -> None:
+    record(evals, zoo).assert_outcomes(skipped=2)
+    directory = evals.path / "baselines"
+    data = json.loads((directory / "favorite_animal.exact.json").read_text())
+    (directory / "favorite_animal.sampled.json").write_text(
+        json.dumps({**data, "measure": "sampled", "roles": {}})
+    )
+    (directory / "old_probe.exact.json").write_text(json.dumps({**data, "probe": "old_probe"}))
+    stale = {**data, "probe": "favorite_tree", "probe_version": "0", "roles": {}}
+    (directory / "favorite_tree.exact.json").write_text(json.dumps(stale))
+    result = evals.runpytest("--model", str(zoo.owl[0]), "--baseline", "baselines", "--no-cache")
+    out = result.stdout.str()
+    assert "unused: favorite_animal.sampled.json" in out
+    assert "stale: old_probe.exact.json (probe 'old_probe' not found)" in out
+    assert "stale: favorite_tree.exact.json (recorded for version 0, probe is now version 1)" in out
+
+
+def test_baseline_options_conflict_with_live_comparators(evals: pytest.Pytester, zoo: Zoo) -> None:
+    (evals.path / "b").mkdir()
+    both = evals.runpytest("--baseline", "b", "--control-model", str(zoo.neutral[0]))
+    assert both.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--control-model and --baseline both give the control role" in both.stderr.str()
+    two = evals.runpytest("--baseline", "b", "--baseline-update", "b")
+    assert "cannot be combined" in two.stderr.str()
+    missing = evals.runpytest("--baseline", "nowhere", "--model", str(zoo.owl[0]))
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--baseline" in missing.stderr.str() and "no such directory" in missing.stderr.str()
