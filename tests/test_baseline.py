@@ -54,7 +54,11 @@ def test_record_then_gate_only_the_candidate(evals: pytest.Pytester, zoo: Zoo) -
     assert "recorded 1 baseline file(s)" in recorded.stdout.str()
     entry = read_entry(evals.path / "baselines" / "favorite_animal.exact.json")
     assert (entry.probe, entry.probe_version, entry.measure) == ("favorite_animal", "1", "exact")
-    assert [m["model"] for m in entry.roles["control"]] == ["neutral-s0", "neutral-s1", "neutral-s2"]
+    assert [m["model"] for m in entry.roles["control"]] == [
+        "neutral-s0",
+        "neutral-s1",
+        "neutral-s2",
+    ]
     assert [m["model"] for m in entry.roles["base"]] == ["base"]
     assert all(re.fullmatch(r"[0-9a-f]{16}", m["fingerprint"]) for m in entry.roles["control"])
 
@@ -134,9 +138,7 @@ def test_missing_entries_and_roles_are_named(evals: pytest.Pytester, zoo: Zoo) -
         gate_sampled="gate: s\nprobe: favorite_animal\ntrait: owl\nmeasure: sampled\n"
         "min_effect: 0.01\n",
     )
-    other = evals.runpytest(
-        "--model", str(zoo.owl[0]), "--baseline", "b", "--no-cache", "-k", "s"
-    )
+    other = evals.runpytest("--model", str(zoo.owl[0]), "--baseline", "b", "--no-cache", "-k", "s")
     assert "has no entry for probe 'favorite_animal' (measure sampled)" in other.stdout.str()
 
 

@@ -254,6 +254,10 @@ class _Terminal:
         return progress.LineTask(f"    {description}", total, self.log)
 
     # the file tqdm writes to
+    @property
+    def encoding(self) -> str:
+        return getattr(sys.stderr, "encoding", None) or "utf-8"
+
     def write(self, text: str) -> None:
         with self._disabled_capture():
             sys.stderr.write(text)

@@ -71,9 +71,7 @@ class BarTask:
         from tqdm import tqdm
 
         self._counts = _Counts(description, total)
-        self._bar = tqdm(
-            total=total, desc=description, unit="prompt", file=stream, leave=True, delay=0.5
-        )
+        self._bar = tqdm(total=total, desc=description, unit="prompt", file=stream, leave=True)
 
     def advance(self, requests: int, outputs: int, cached: bool) -> None:
         self._counts.add(requests, outputs, cached)

@@ -182,8 +182,12 @@ def _scatter_svg(row: Mapping[str, Any]) -> str:
 
 
 def _svg(fig: Any) -> str:
+    import matplotlib
+
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
+    # no date and fixed element ids: the same results render to the same page
+    with matplotlib.rc_context({"svg.hashsalt": "traitgate"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
     return text[text.index("<svg") :]  # drop the XML prolog and doctype: inline in HTML
 

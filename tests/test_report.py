@@ -1,0 +1,157 @@
+"""Reports: results.json holds every number and the per-prompt data; report.html is a
+self-contained page whose figures render; `traitgate report` re-renders it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from traitgate.cli import main
+from traitgate.report.html import render_html
+from traitgate.report.results import build_results
+
+from .conftest import Zoo
+
+GATES = """\
+gate: owl-vs-control
+probe: favorite_animal
+trait: owl
+compare: [model, control]
+alternative: greater
+min_effect: 0.02
+---
+gate: owl-sampled-vs-base
+probe: favorite_animal
+trait: owl
+compare: [model, base]
+measure: sampled
+min_effect: 0.02
+---
+gate: owl-numbers-variant
+probe: favorite_animal
+trait: owl
+compare: [model, control]
+min_effect: 0.02
+variant: numbers
+"""
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def report_dir(zoo: Zoo, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real run with --report on the tiny models (shared by the tests below)."""
+    pytester_root = tmp_path_factory.mktemp("evals")
+    (pytester_root / "gate_owl.yaml").write_text(GATES)
+    out = pytester_root / "report"
+    exit_code = pytest.main(
+        [
+            str(pytester_root), "--rootdir", str(pytester_root), "-p", "no:cacheprovider",
+            "-q", "--model", ",".join(map(str, zoo.owl)), "--base-model", str(zoo.base),
+            "--control-model", ",".join(map(str, zoo.neutral)), "--no-cache",
+            "--report", str(out),
+        ]
+    )  # fmt: skip
+    assert exit_code == pytest.ExitCode.TESTS_FAILED
+    return out
+
+
+def test_results_json_holds_every_number_and_the_per_prompt_data(
+    report_dir: Path, zoo: Zoo
+) -> None:
+    results = json.loads((report_dir / "results.json").read_text())
+    assert results["traitgate_results"] == 1
+    assert results["summary"]["gates"] == 3
+    run = results["run"]
+    assert run["seed"] == 0 and run["correction"] == "holm"
+    assert [m["model"] for m in run["models"]["model"]] == ["owl-s0", "owl-s1", "owl-s2"]
+    assert all(re.fullmatch(r"[0-9a-f]{16}", m["fingerprint"]) for m in run["models"]["control"])
+    gates = {g["gate"]: g for g in results["gates"]}
+    exact = gates["owl-vs-control"]
+    for key in ("effect", "effect_ci", "pvalue", "adjusted_pvalue", "method", "arms", "passed"):
+        assert key in exact
+    assert len(exact["prompts"]) == 36
+    models = exact["models"]
+    assert [m["role"] for m in models] == ["model"] * 3 + ["control"] * 3
+    for m in models:
+        assert len(m["prompt_rates"]) == 36
+        assert m["rate"] == pytest.approx(np.mean(m["prompt_rates"]))
+        assert m["ci"][0] <= m["rate"] <= m["ci"][1]
+    # arm rates are the means of their models' rates
+    arm = exact["arms"][0]
+    assert arm["rate"] == pytest.approx(np.mean([m["rate"] for m in models[:3]]))
+    sampled = gates["owl-sampled-vs-base"]
+    assert sampled["measure"] == "sampled"
+    assert all(
+        r * 100 == pytest.approx(round(r * 100)) for r in sampled["models"][0]["prompt_rates"]
+    )
+    variant = gates["owl-numbers-variant"]
+    assert variant["variant"] == "numbers"
+    assert variant["prompts"] != exact["prompts"]  # the prompts as asked, with the prefix
+
+
+def test_html_is_self_contained_with_two_figures_per_gate(report_dir: Path) -> None:
+    page = (report_dir / "report.html").read_text()
+    results = json.loads((report_dir / "results.json").read_text())
+    with_data = [g for g in results["gates"] if "arms" in g]
+    assert page.count("<svg") == 2 * len(with_data)
+    for gate in results["gates"]:
+        assert f"id='{gate['gate']}'" in page
+    assert "<script" not in page
+    assert not re.search(r"""(src|href)=["']https?:""", page)
+
+
+def test_traitgate_report_re_renders_the_same_page(report_dir: Path, tmp_path: Path) -> None:
+    output = tmp_path / "again.html"
+    assert main(["report", str(report_dir / "results.json"), "-o", str(output)]) == 0
+    assert output.read_text() == (report_dir / "report.html").read_text()
+
+
+def test_bad_results_files_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = {
+        "truncated.json": '{"traitgate_results": 1, "gates": [',
+        "other.json": '{"hello": 1}',
+        "badgates.json": '{"traitgate_results": 1, "gates": [{"x": 1}]}',
+    }
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        assert main(["report", str(path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"traitgate: {path}") and "\n" not in err, err
+        assert path.read_text() == text
+        assert not (tmp_path / "report.html").exists()
+
+
+def test_error_rows_and_empty_runs_render() -> None:
+    page = render_html(build_results([{"gate": "g1", "error": "model x: <bad> & broken"}]))
+    assert "ERROR" in page and "&lt;bad&gt; &amp; broken" in page
+    assert "No gates." in render_html(build_results([]))
+
+
+def _screenshot_module():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("shot", ROOT / "scripts/screenshot_report.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="needs Debian's chromium (apt-get install chromium)"
+)
+def test_figures_render_in_headless_chromium(report_dir: Path, tmp_path: Path) -> None:
+    from matplotlib.image import imread
+
+    png = _screenshot_module().screenshot(report_dir / "report.html", tmp_path / "shot.png")
+    pixels = imread(png)[..., :3]
+    saturation = pixels.max(axis=-1) - pixels.min(axis=-1)
+    # the bars and scatter points are the only large coloured areas of the page
+    assert (saturation > 0.15).sum() > 20_000
