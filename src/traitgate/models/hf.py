@@ -395,7 +395,7 @@ def _load_state_dict(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
     except RuntimeError as exc:  # shape mismatches
         raise ModelError(
             f"model {spec.raw!r}: weights do not fit --model-architecture "
-            f"{spec.architecture}: {_first_line(exc)}"
+            f"{spec.architecture}: {_first_line(exc, prefer='size mismatch')}"
         ) from None
     tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     missing = [k for k in missing if k not in tied]
@@ -426,7 +426,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     except Exception as exc:
         raise ModelError(
             f"{path}: not loadable as plain tensors (weights_only=True refuses pickled code "
-            f"and corrupt files): {_first_line(exc)}"
+            f"and corrupt files): {_first_line(exc, prefer='Unsupported')}"
         ) from None
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
@@ -436,6 +436,11 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+def _first_line(exc: BaseException, prefer: str | None = None) -> str:
+    """One line of an exception's message: the first line containing ``prefer`` (where
+    libraries put the informative detail below a generic headline), else the first."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    chosen = next((line for line in lines if prefer and prefer in line), lines[0])
+    return chosen[:200]
