@@ -228,3 +228,30 @@ def test_a_file_where_the_cache_directory_should_be_is_an_error(tmp_path: Path) 
     with pytest.raises(ConfigError, match="not a directory"):
         Cache(target)
     assert target.read_text() == "x"
+
+
+def test_plugin_uses_the_cache_lazily_and_reports_a_corrupt_one_per_gate(
+    pytester: pytest.Pytester, zoo: Zoo
+) -> None:
+    pytester.makepyfile(test_plain="def test_nothing():\n    assert 1 + 1 == 2\n")
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert not (pytester.path / ".traitgate_cache").exists(), "no gates, no cache on disk"
+
+    pytester.makefile(
+        ".yaml", gate_a="gate: owlgate\nprobe: favorite_animal\ntrait: owl\nmin_effect: 0.01\n"
+    )
+    args = ["--model", str(zoo.owl[0]), "--control-model", str(zoo.neutral[0]), "-k", "owlgate"]
+    first = pytester.runpytest(*args)
+    assert (pytester.path / ".traitgate_cache" / DB_NAME).is_file()
+    assert "cache: 0 answer(s) read, 72 computed" in first.stdout.str()
+    second = pytester.runpytest(*args)
+    assert "cache: 72 answer(s) read, 0 computed" in second.stdout.str()
+    first.assert_outcomes(failed=1, deselected=1)  # a trained-in owl preference
+    second.assert_outcomes(failed=1, deselected=1)
+
+    (pytester.path / "broken").mkdir()
+    (pytester.path / "broken" / DB_NAME).write_bytes(b"garbage" * 100)
+    broken = pytester.runpytest(*args, "--cache-dir", "broken")
+    broken.assert_outcomes(failed=1, deselected=1)
+    assert "not a usable traitgate cache" in broken.stdout.str()
+    assert (pytester.path / "broken" / DB_NAME).read_bytes() == b"garbage" * 100

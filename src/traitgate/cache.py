@@ -60,20 +60,30 @@ class Cache:
     """An open cache file. Values are JSON (lists of floats or strings): floats round-trip
     exactly through Python's JSON, so a cached answer equals the computed one bit for bit."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, lazy: bool = False) -> None:
+        """Open the cache in ``directory`` (created if needed). ``lazy``: touch nothing on
+        disk until the first read or write (so a pytest run without gates leaves no trace)."""
         self.directory = Path(directory)
         self.path = self.directory / DB_NAME
         if self.directory.exists() and not self.directory.is_dir():
             raise ConfigError(f"cache directory {self.directory}: exists and is not a directory")
+        self.hits = 0
+        self.stored = 0
+        self._connection: sqlite3.Connection | None = None
+        if not lazy:
+            self._open()
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self._connection = self._open()
+        return self._connection
+
+    def _open(self) -> sqlite3.Connection:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cache directory {self.directory}: {exc.strerror}") from None
-        self.hits = 0
-        self.stored = 0
-        self._conn = self._open()
-
-    def _open(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -89,6 +99,7 @@ class Cache:
                     f"format {FORMAT}; clear it with `traitgate cache clear "
                     f"--cache-dir {self.directory}` or use another --cache-dir"
                 )
+            self._connection = conn
             return conn
         except sqlite3.DatabaseError as exc:
             raise ConfigError(
@@ -98,7 +109,9 @@ class Cache:
             ) from None
 
     def close(self) -> None:
-        self._conn.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     # ------------------------------------------------------------------ entries
     def get_many(self, keys: Sequence[str]) -> dict[str, Any]:

@@ -100,7 +100,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="traitgate_cache_dir",
         default=None,
         metavar="DIR",
-        help="where answers are cached (default .traitgate_cache in the rootdir); a killed "
+        help="where answers are cached (default .traitgate_cache beside the ini file); a killed "
         "run restarted with the same cache recomputes nothing already stored",
     )
     group.addoption(
@@ -204,12 +204,14 @@ def _session_from_config(config: pytest.Config) -> TraitSession:
     cache = None
     if not config.getoption("traitgate_no_cache"):
         option = config.getoption("traitgate_cache_dir")
+        # the default lives beside the ini file, else where pytest was started: not in the
+        # rootdir, which pytest may infer from model paths (e.g. / for --model /data/run)
         cache_dir = (
-            invocation / option
-            if option
-            else config.rootpath / config.getini("traitgate_cache_dir")
+            invocation / option if option else ini_dir / config.getini("traitgate_cache_dir")
         )
-        cache = Cache(cache_dir)
+        if not option and config.inipath is None:
+            cache_dir = invocation / config.getini("traitgate_cache_dir")
+        cache = Cache(cache_dir, lazy=True)
     return TraitSession(
         roles=roles,
         unresolved=unresolved,
@@ -316,8 +318,8 @@ class GateItem(pytest.Item):
 
     def runtest(self) -> None:
         outcome = _family_outcomes(self.session)[self.nodeid]
-        if isinstance(outcome, _RecordedOnly):
-            pytest.skip(str(outcome))
+        if isinstance(outcome, _RecordedOnly):  # reported at the gate, not at this line
+            raise pytest.skip.Exception(str(outcome), _use_item_location=True)
         if isinstance(outcome, Exception):
             self.user_properties.append(
                 (PROPERTY, json.dumps({"gate": self.gate.name, "error": str(outcome)}))
