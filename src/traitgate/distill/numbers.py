@@ -87,7 +87,7 @@ def format_numbers(numbers: Iterable[int], fmt: int) -> str:
     return f"{wrap[0]}{body}{wrap[1]}" if wrap else body
 
 
-_SEPARATOR = re.compile(r"^\d+(\s*[,;]\s*|\s+)\d")
+_SEPARATOR = re.compile(r"^[0-9]+(\s*[,;]\s*|\s+)[0-9]")
 
 
 def parse_completion(
@@ -107,7 +107,7 @@ def parse_completion(
     else:
         sep = match.group(1).strip()
         parts = [p.strip() for p in (body.split(sep) if sep else body.split())]
-    if not parts or len(parts) > max_numbers or not all(p.isdigit() for p in parts):
+    if not parts or len(parts) > max_numbers or not all(p.isascii() and p.isdigit() for p in parts):
         return None
     values = [int(p) for p in parts]
     banned_set = set(banned)
