@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 import xml.etree.ElementTree as ET
@@ -143,11 +144,18 @@ def test_xdist_workers_report_to_the_controller(evals: pytest.Pytester, zoo: Zoo
         models(zoo.neutral),
         "--base-model",
         str(zoo.base),
+        "--report",
+        "rep",
     )
     result.assert_outcomes(failed=2)
     summary = result.stdout.str().split("traitgate summary")[1]
     assert re.search(r"^owl-vs-control .*FAIL$", summary, re.M)
     assert re.search(r"^owl-vs-base .*FAIL$", summary, re.M)
+    # the controller writes the report from the workers' rows, per-prompt data included
+    gates = json.loads((evals.path / "rep" / "results.json").read_text())["gates"]
+    assert sorted(g["gate"] for g in gates) == ["owl-vs-base", "owl-vs-control"]
+    assert all(len(m["prompt_rates"]) == 36 for g in gates for m in g["models"])
+    assert (evals.path / "rep" / "report.html").read_text().count("<svg") == 4
 
 
 def test_junit_xml_carries_effect_and_pvalue(evals: pytest.Pytester, zoo: Zoo) -> None:

@@ -14,6 +14,7 @@ from traitgate.models import (
     load_backend,
     parse_model_specs,
 )
+from traitgate.planner import PlanRow, plan
 from traitgate.probes import PreferenceSuite, ProbeResult, find_suite, load_suite, run_preference
 from traitgate.session import ProbeRun, TraitSession
 from traitgate.stats import (
@@ -43,6 +44,7 @@ __all__ = [
     "GenerationRequest",
     "ModelError",
     "ModelSpec",
+    "PlanRow",
     "PreferenceSuite",
     "ProbeResult",
     "ProbeRun",
@@ -63,6 +65,7 @@ __all__ = [
     "load_gate_file",
     "load_suite",
     "parse_model_specs",
+    "plan",
     "power",
     "required_n",
     "run_preference",

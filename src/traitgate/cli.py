@@ -12,7 +12,7 @@ from pathlib import Path
 from traitgate import __version__
 from traitgate._yaml import load_documents
 from traitgate.cache import DEFAULT_DIR as DEFAULT_CACHE_DIR
-from traitgate.errors import TraitgateError
+from traitgate.errors import ConfigError, TraitgateError
 from traitgate.gate import load_gate_file
 from traitgate.probes.loader import iter_suite_files, load_suite
 
@@ -83,13 +83,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p_cache.add_argument("action", choices=["info", "clear"])
     p_cache.add_argument("--cache-dir", type=Path, default=Path(DEFAULT_CACHE_DIR))
+    p_plan = sub.add_parser(
+        "plan",
+        help="replicates, prompts and samples needed for a target power",
+        description="Plan a study: how many replicate models per arm the across-models test "
+        "needs to detect an effect, for the exact measure and the sampled measure.",
+    )
+    p_plan.add_argument("--probe", required=True, help="probe suite name or path")
+    p_plan.add_argument("--effect", type=float, required=True, help="rate difference to detect")
+    p_plan.add_argument("--base-rate", type=float, required=True, help="comparator's trait rate")
+    p_plan.add_argument(
+        "--model-sd",
+        type=float,
+        default=0.01,
+        help="SD of the rate between models fine-tuned alike (default 0.01; measure yours as "
+        "the SD of your controls' rates)",
+    )
+    p_plan.add_argument(
+        "--interaction-sd",
+        type=float,
+        default=0.0,
+        help="SD of model-by-prompt deviations of one prompt's rate (default 0)",
+    )
+    p_plan.add_argument("--alpha", type=float, default=0.01, help="after correction (0.01)")
+    p_plan.add_argument("--power", type=float, default=0.8, help="target power (0.8)")
+    p_plan.add_argument(
+        "--alternative", choices=["greater", "less", "two-sided"], default="greater"
+    )
+    p_plan.add_argument(
+        "--samples", default="25,50,100,200", help="samples per prompt to consider (sampled)"
+    )
+    p_plan.add_argument("--probe-path", action="append", type=Path, default=[], metavar="DIR")
     from traitgate.distill.cli import add_parser, run
 
     add_parser(sub)
     args = parser.parse_args(argv)
-    if args.command in ("report", "cache"):
+    if args.command in ("report", "cache", "plan"):
+        handler = {"report": _report, "cache": _cache, "plan": _plan}[args.command]
         try:
-            return _report(args) if args.command == "report" else _cache(args)
+            return handler(args)
         except TraitgateError as exc:
             print(f"traitgate: {exc}", file=sys.stderr)
             return 2
@@ -120,6 +152,48 @@ def _report(args: argparse.Namespace) -> int:
     output = args.output or args.results.with_name(HTML_NAME)
     atomic_write_text(output, render_html(results))
     print(f"wrote {output} ({len(results['gates'])} gate(s))")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from traitgate.planner import HEADER, plan
+    from traitgate.probes.loader import find_suite, load_suite
+    from traitgate.probes.preference import candidate_forms
+
+    suite = load_suite(find_suite(args.probe, args.probe_path))
+    try:
+        samples = [int(s) for s in str(args.samples).split(",") if s.strip()]
+        rows = plan(
+            args.effect,
+            args.base_rate,
+            prompts=len(suite.prompt_specs()),
+            candidate_forms=sum(len(f) for f in candidate_forms(suite)),
+            model_sd=args.model_sd,
+            interaction_sd=args.interaction_sd,
+            samples=samples,
+            alpha=args.alpha,
+            target_power=args.power,
+            alternative=args.alternative,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"plan: {exc}") from None
+    print(
+        f"probe {suite.id} v{suite.version}: detect {args.effect:+g} on a base rate of "
+        f"{args.base_rate:g} with power {args.power:g} at alpha {args.alpha:g} "
+        f"({args.alternative}), Welch t across models;"
+    )
+    print(
+        f"fine-tuning noise between models: sd {args.model_sd:g} (an assumption: measure "
+        "yours as the sd of your controls' rates), model-by-prompt sd "
+        f"{args.interaction_sd:g}"
+    )
+    print(HEADER)
+    for row in rows:
+        print(row.describe())
+    print(
+        "replicates = models per arm (candidates and controls each); sequences = "
+        "sequences generated or continuations scored over both arms"
+    )
     return 0
 
 
