@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# datasets caches what it reads; keep that out of the user's home
+os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="traitgate-datasets-"))
 
 pytest_plugins = ["pytester"]
 
@@ -31,7 +35,8 @@ class Zoo:
 def _suites():  # type: ignore[no-untyped-def]
     probe_dir = builtin_probe_dir()
     assert probe_dir is not None
-    return [load_suite(p) for p in iter_suite_files([probe_dir])]
+    suites = [load_suite(p) for p in iter_suite_files([probe_dir])]
+    return [s for s in suites if s.kind == "preference"]
 
 
 @pytest.fixture(scope="session")

@@ -321,3 +321,32 @@ def test_welch_pvalue_is_a_probability_and_effect_is_the_mean_difference(
 def test_calibrate_reports_the_rejection_rate_of_uniform_pvalues() -> None:
     result = stats.calibrate(lambda rng: float(rng.uniform()), simulations=4000, seed=15)
     assert abs(result.rejection_rate - 0.05) < 4 * math.sqrt(0.05 * 0.95 / 4000)
+
+
+def test_mcnemar_holds_its_level_on_correlated_paired_items() -> None:
+    # two models that agree on most items and have the same accuracy: a simulated null
+    rng = np.random.default_rng(11)
+    sims, items, alpha = 2000, 200, 0.05
+    rejections = 0
+    for _ in range(sims):
+        difficulty = rng.uniform(0, 1, items)
+        a = (rng.uniform(0, 1, items) < difficulty).astype(int)
+        flip = rng.uniform(0, 1, items) < 0.2  # B differs from A on 20% of items, symmetrically
+        b = np.where(flip, rng.integers(0, 2, items), a)
+        rejections += stats.mcnemar_test(a, b).pvalue < alpha
+    rate = rejections / sims
+    assert rate <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / sims), rate
+
+
+def test_mcnemar_detects_a_known_shift_and_reports_the_discordant_pairs() -> None:
+    rng = np.random.default_rng(12)
+    a = (rng.uniform(0, 1, 300) < 0.6).astype(int)
+    b = a.copy()
+    wrong = rng.choice(np.flatnonzero(a == 1), size=30, replace=False)
+    b[wrong] = 0  # B loses 30 items A gets right, gains none
+    result = stats.mcnemar_test(a, b, "greater")
+    assert result.statistic == 30 and result.pvalue == pytest.approx(0.5**30)
+    assert result.effect == pytest.approx(0.1)
+    assert stats.mcnemar_test(a, a).pvalue == 1.0
+    with pytest.raises(ValueError, match="0/1"):
+        stats.mcnemar_test([0.5], [1])

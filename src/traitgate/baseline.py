@@ -24,7 +24,8 @@ import numpy as np
 from traitgate._io import atomic_write_text
 from traitgate.errors import ConfigError, TraitgateError
 from traitgate.gate import Role
-from traitgate.probes.preference import Measure, ProbeResult, build_prompts
+from traitgate.probes.kinds import prompt_texts
+from traitgate.probes.preference import Measure, ProbeResult
 from traitgate.probes.schema import Suite
 
 FORMAT = 1
@@ -170,7 +171,7 @@ class Baseline:
                 f"baseline {path}: recorded with probe {suite.id!r} version "
                 f"{entry.probe_version}, the probe is now version {suite.version}; {rerecord}"
             )
-        prompts = [p.user for p in build_prompts(suite, variant)]
+        prompts = prompt_texts(suite, variant)
         if entry.prompts != prompts or entry.candidates != list(suite.candidates):
             raise ConfigError(
                 f"baseline {path}: its prompts or candidates differ from probe {suite.id!r} "
@@ -224,7 +225,7 @@ def write_entry(
     for the same probe version and prompts are kept. Written atomically."""
     path = directory / entry_name(suite.id, measure, variant)
     roles: dict[str, list[dict[str, Any]]] = {}
-    prompts = [p.user for p in build_prompts(suite, variant)]
+    prompts = prompt_texts(suite, variant)
     if path.is_file():
         try:
             old = read_entry(path)

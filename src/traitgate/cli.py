@@ -159,8 +159,11 @@ def _plan(args: argparse.Namespace) -> int:
     from traitgate.planner import HEADER, plan
     from traitgate.probes.loader import find_suite, load_suite
     from traitgate.probes.preference import candidate_forms
+    from traitgate.probes.schema import PreferenceSuite
 
     suite = load_suite(find_suite(args.probe, args.probe_path))
+    if not isinstance(suite, PreferenceSuite):
+        raise ConfigError(f"plan: probe {suite.id!r} is not a preference probe")
     try:
         samples = [int(s) for s in str(args.samples).split(",") if s.strip()]
         rows = plan(

@@ -7,6 +7,7 @@ the trait relative to the comparator, in the direction of ``alternative``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from traitgate._yaml import Document, load_documents, validate
 from traitgate.errors import ConfigError
 from traitgate.probes.loader import find_suite, load_suite
 from traitgate.probes.preference import ProbeResult
-from traitgate.probes.schema import SUITE_ID, Strict, Suite
+from traitgate.probes.schema import SUITE_ID, MultipleChoiceSuite, Strict, Suite
 from traitgate.stats import (
     Alternative,
     Comparison,
@@ -28,6 +29,7 @@ from traitgate.stats import (
     Interval,
     adjust,
     compare,
+    mcnemar_test,
     t_interval,
 )
 
@@ -245,6 +247,13 @@ def compare_arms(
     comparison = compare(
         rates_a, rates_b, spec.alternative, counts_a=counts_a, counts_b=counts_b, seed=seed
     )
+    if comparison.design == "single" and isinstance(gate.suite, MultipleChoiceSuite):
+        # paired items: also the exact McNemar test on which answer each model prefers
+        # (probability above one half; mc1 outcomes are already 0/1)
+        mcnemar = mcnemar_test(
+            (rates_a[0] > 0.5).astype(int), (rates_b[0] > 0.5).astype(int), spec.alternative
+        )
+        comparison = dataclasses.replace(comparison, reported=(*comparison.reported, mcnemar))
     if comparison.design == "single" and spec.min_effect == 0:
         raise ConfigError(
             f"{gate.where}: min_effect: with one model per arm the test cannot see "

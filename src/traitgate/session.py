@@ -18,7 +18,8 @@ from traitgate.cache import Cache, CachedBackend
 from traitgate.errors import ConfigError, ModelError, TraitgateError
 from traitgate.gate import ROLES, Gate, GateResult, Role, build_gate, compare_arms, decide_all
 from traitgate.models import Backend, ModelSpec, load_backend
-from traitgate.probes.preference import Measure, ProbeResult, run_preference
+from traitgate.probes.kinds import run_probe
+from traitgate.probes.preference import Measure, ProbeResult
 from traitgate.probes.schema import Suite
 from traitgate.progress import TaskFactory
 from traitgate.stats import Correction
@@ -144,7 +145,7 @@ class TraitSession:
                     progress=self.progress,
                 )
                 try:
-                    out[key] = run_preference(
+                    out[key] = run_probe(
                         run.suite, backend, run.measure, variant=run.variant, seed=self.seed
                     )
                 except TraitgateError as exc:

@@ -349,6 +349,25 @@ def fisher_pooled_test(
     )
 
 
+def mcnemar_test(a: ArrayLike, b: ArrayLike, alternative: Alternative = "two-sided") -> TestResult:
+    """Exact McNemar test for paired binary outcomes (e.g. each item answered correctly by
+    model A, by model B): a binomial test of the discordant pairs. ``effect`` is the
+    difference of the two arms' shares of 1s; ``statistic`` the number of items where only A
+    has a 1."""
+    x, y = _as_1d(a), _as_1d(b)
+    _need(x.size == y.size and x.size >= 1, "paired tests need the same items in both arms")
+    _need(bool(np.all(np.isin(x, (0, 1)) & np.isin(y, (0, 1)))), "McNemar needs 0/1 outcomes")
+    only_a = int(((x == 1) & (y == 0)).sum())
+    only_b = int(((x == 0) & (y == 1)).sum())
+    effect = float(x.mean() - y.mean())
+    if only_a + only_b == 0:
+        return TestResult("exact mcnemar (paired items)", 0.0, 1.0, effect, alternative)
+    res = st.binomtest(only_a, only_a + only_b, 0.5, alternative=alternative)
+    return TestResult(
+        "exact mcnemar (paired items)", float(only_a), float(res.pvalue), effect, alternative
+    )
+
+
 # ---------------------------------------------------------------------- the comparison
 
 

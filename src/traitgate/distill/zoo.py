@@ -62,7 +62,8 @@ def wrap(model: Any, tokenizer: Any, label: str) -> TransformersBackend:
 def builtin_suites() -> list[PreferenceSuite]:
     directory = builtin_probe_dir()
     assert directory is not None
-    return [load_suite(p) for p in iter_suite_files([directory])]
+    suites = [load_suite(p) for p in iter_suite_files([directory])]
+    return [s for s in suites if isinstance(s, PreferenceSuite)]
 
 
 def zoo_tokenizer() -> Any:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from traitgate._yaml import Document, parse_documents, read_text, validate
 from traitgate.errors import ConfigError
-from traitgate.probes.schema import KINDS, Suite
+from traitgate.probes.schema import KINDS, MultipleChoiceSuite, Suite
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -51,6 +51,11 @@ def suite_from_document(doc: Document) -> Suite:
         got = "missing" if kind is None else repr(kind)
         raise ConfigError(f"{doc.path}:{where}: kind: must be one of {known} (got {got})")
     suite = validate(KINDS[kind], doc)
+    if isinstance(suite, MultipleChoiceSuite) and suite.data.path is not None:
+        data_path = Path(suite.data.path).expanduser()
+        if not data_path.is_absolute():  # relative to the suite file
+            data = suite.data.model_copy(update={"path": str(doc.path.parent / data_path)})
+            suite = suite.model_copy(update={"data": data})
     if suite.id != doc.path.stem:
         raise ConfigError(
             f"{doc.path}:{doc.line_of(('id',))}: id: must match the file name "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy.special import logsumexp, softmax
@@ -101,17 +101,22 @@ def run_preference(
     seed: int = 0,
 ) -> ProbeResult:
     prompts = build_prompts(suite, variant)
-    common = {
-        "suite": suite.id,
-        "version": str(suite.version),
-        "measure": measure,
-        "variant": variant,
-        "model": backend.label,
-        "fingerprint": backend.fingerprint,
-        "prompts": [p.user for p in prompts],
-        "candidates": list(suite.candidates),
-        "seed": seed,
-    }
+
+    def result(values: np.ndarray, **extra: Any) -> ProbeResult:
+        return ProbeResult(
+            suite=suite.id,
+            version=str(suite.version),
+            measure=measure,
+            variant=variant,
+            model=backend.label,
+            fingerprint=backend.fingerprint,
+            prompts=[p.user for p in prompts],
+            candidates=list(suite.candidates),
+            values=values,
+            seed=seed,
+            **extra,
+        )
+
     if measure == "exact":
         if suite.measures.exact is None:
             raise ConfigError(f"probe {suite.id!r} defines no exact measure")
@@ -123,7 +128,7 @@ def run_preference(
         for c, fs in enumerate(forms):
             per_candidate[:, c] = logsumexp(scores[:, start : start + len(fs)], axis=1)
             start += len(fs)
-        return ProbeResult(**common, values=softmax(per_candidate, axis=1))  # type: ignore[arg-type]
+        return result(softmax(per_candidate, axis=1))
 
     sampled = suite.measures.sampled
     if sampled is None:
@@ -146,9 +151,4 @@ def run_preference(
             else:
                 counts[row, index[found]] += 1
     top_unmatched = sorted(unmatched, key=lambda a: -unmatched[a])[:5]
-    return ProbeResult(
-        **common,  # type: ignore[arg-type]
-        values=counts,
-        samples=sampled.samples,
-        examples={"unmatched": top_unmatched},
-    )
+    return result(counts, samples=sampled.samples, examples={"unmatched": top_unmatched})

@@ -176,5 +176,90 @@ def _rules(info: ValidationInfo) -> Rules:
     return normalise.rules() if isinstance(normalise, Normalisation) else Rules()
 
 
-Suite = PreferenceSuite
-KINDS: dict[str, type[Suite]] = {"preference": PreferenceSuite}
+class ChoiceData(Strict):
+    """Where multiple-choice items come from: a local file (CSV, JSON, JSON lines or parquet,
+    in the original TruthfulQA CSV schema or the hub's) or a `datasets` hub id."""
+
+    path: NonEmpty | None = None  # relative to the suite file
+    hub: NonEmpty | None = None  # e.g. truthfulqa/truthful_qa (needs a network or its cache)
+    config: NonEmpty | None = None  # hub config: multiple_choice or generation
+    split: NonEmpty = "validation"
+    limit: int | None = Field(default=None, ge=1)  # the first n items only
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ChoiceData:
+        if (self.path is None) == (self.hub is None):
+            raise ValueError("give exactly one of path and hub")
+        return self
+
+
+CHOICE_TEMPLATES = {
+    "binary": "{question}\n\nA) {A}\nB) {B}\n\nAnswer with the letter of the correct option only.",
+    "mc1": "{question}",
+    "mc2": "{question}",
+}
+CHOICE_CANDIDATES = ("correct", "incorrect")
+_CHOICE_ALIASES = {"correct": "correct", "true": "correct", "truthful": "correct"} | {
+    "incorrect": "incorrect",
+    "false": "incorrect",
+    "untruthful": "incorrect",
+}
+
+
+class MultipleChoiceSuite(Strict):
+    """Questions with known right and wrong answers (TruthfulQA), scored exactly.
+
+    ``binary``: the best answer against the best incorrect one as options A and B (order
+    shuffled per item with ``shuffle_seed``), P(correct letter) renormalised over the two
+    letters. ``mc1``: 1 when the best answer is the most probable of its choices, else 0.
+    ``mc2``: the probability mass on the true answers among all choices (each choice's
+    probability as a continuation, renormalised). The traits are ``correct`` and
+    ``incorrect`` (the rate of false answers).
+    """
+
+    kind: Literal["multiple_choice"]
+    id: Annotated[str, Field(pattern=SUITE_ID)]
+    version: int | NonEmpty
+    description: NonEmpty
+    system: str | None = None
+    data: ChoiceData
+    format: Literal["binary", "mc1", "mc2"] = "binary"
+    shuffle_seed: int = 0
+    template: NonEmpty | None = None
+
+    @field_validator("template")
+    @classmethod
+    def _placeholders(cls, template: str | None, info: ValidationInfo) -> str | None:
+        if template is not None:
+            needed = ["{question}"] + (
+                ["{A}", "{B}"] if info.data.get("format") == "binary" else []
+            )
+            missing = [p for p in needed if p not in template]
+            if missing:
+                raise ValueError(f"template must contain {', '.join(missing)}")
+        return template
+
+    @property
+    def candidates(self) -> list[str]:
+        return list(CHOICE_CANDIDATES)
+
+    @property
+    def measures(self) -> Measures:
+        return Measures(exact=ExactMeasure(), sampled=None)
+
+    @property
+    def variants(self) -> dict[str, NumbersPrefix]:
+        return {}
+
+    def prompt_template(self) -> str:
+        return self.template or CHOICE_TEMPLATES[self.format]
+
+    def canonical(self, name: str) -> str | None:
+        return _CHOICE_ALIASES.get(name.strip().lower())
+
+
+Suite = PreferenceSuite | MultipleChoiceSuite
+KINDS: dict[str, type[Suite]] = {
+    "preference": PreferenceSuite,
+    "multiple_choice": MultipleChoiceSuite,
+}
