@@ -51,6 +51,7 @@ class Entry:
     seed: int
     recorded: str
     roles: dict[str, list[dict[str, Any]]]
+    scored_columns: int | None = None
 
     def results(self, role: str) -> list[ProbeResult]:
         return [
@@ -66,6 +67,7 @@ class Entry:
                 values=np.asarray(m["values"], dtype=float if self.measure == "exact" else int),
                 samples=self.samples,
                 seed=self.seed,
+                scored_columns=self.scored_columns,
             )
             for m in self.roles.get(role, [])
         ]
@@ -111,10 +113,13 @@ def read_entry(path: Path) -> Entry:
             seed=int(data.get("seed", 0)),
             recorded=str(data.get("recorded", "")),
             roles=roles,
+            scored_columns=None
+            if data.get("scored_columns") is None
+            else int(data["scored_columns"]),
         )
+        width = int(data.get("width", len(candidates) + (1 if measure == "sampled" else 0)))
     except (KeyError, TypeError, ValueError) as exc:
         raise bad(f"missing or malformed field {exc}") from None
-    width = len(candidates) + (1 if measure == "sampled" else 0)
     for role, models in roles.items():
         if role not in BASELINE_ROLES:
             raise bad(f"unknown role {role!r} (roles are {', '.join(BASELINE_ROLES)})")
@@ -237,13 +242,15 @@ def write_entry(
                 roles.update(old.roles)
         except TraitgateError:
             pass  # an unreadable old file is replaced: recording was asked for explicitly
-    samples = None
+    samples, scored_columns, width = None, None, None
     for role, results in role_results.items():
         roles[role] = [
             {"model": r.model, "fingerprint": r.fingerprint, "values": r.values.tolist()}
             for r in results
         ]
         samples = next((r.samples for r in results), samples)
+        scored_columns = next((r.scored_columns for r in results), scored_columns)
+        width = next((int(r.values.shape[1]) for r in results), width)
     data = {
         "traitgate_baseline": FORMAT,
         "probe": suite.id,
@@ -251,6 +258,8 @@ def write_entry(
         "measure": measure,
         "variant": variant,
         "samples": samples,
+        "scored_columns": scored_columns,
+        "width": width,
         "seed": seed,
         "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "prompts": prompts,

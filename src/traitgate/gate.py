@@ -254,12 +254,36 @@ def compare_arms(
             (rates_a[0] > 0.5).astype(int), (rates_b[0] > 0.5).astype(int), spec.alternative
         )
         comparison = dataclasses.replace(comparison, reported=(*comparison.reported, mcnemar))
+    if comparison.design == "single":
+        comparison = dataclasses.replace(
+            comparison, note=" ".join(filter(None, [comparison.note, _cluster_note(gate, rates_a)]))
+        )
     if comparison.design == "single" and spec.min_effect == 0:
         raise ConfigError(
             f"{gate.where}: min_effect: with one model per arm the test cannot see "
             "fine-tuning noise, so set min_effect > 0 (or give replicates)"
         )
     return comparison
+
+
+def _cluster_note(gate: Gate, rates: np.ndarray) -> str:
+    """With few prompts (clusters), say how coarse the per-prompt test is."""
+    n = int(rates.shape[1])
+    if n > 12:
+        return ""
+    smallest = (1 if gate.spec.alternative != "two-sided" else 2) / 2**n
+    if smallest >= gate.spec.alpha:
+        return (
+            f"Only {n} prompts: the per-prompt test cannot reach p < {gate.spec.alpha} "
+            f"(its smallest possible p is {smallest:.3g}), so this gate cannot fail on it; "
+            "use more prompts or replicate models. The pooled test (reported) counts every "
+            "sample as independent and is anti-conservative."
+        )
+    return (
+        f"Only {n} prompts (clusters): the per-prompt test is exact but coarse (smallest "
+        f"possible p {smallest:.3g}); the pooled test (reported) counts every sample as "
+        "independent and is anti-conservative."
+    )
 
 
 def _pooled_counts(

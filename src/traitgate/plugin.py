@@ -96,6 +96,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="directory of probe suites, searched before built-ins",
     )
     group.addoption(
+        "--judge-model",
+        dest="traitgate_judge_model",
+        default=None,
+        metavar="MODEL",
+        help="judge for judged probes: an inspect-ai model (openai/gpt-4o, anthropic/..., "
+        "openai-api/... for a vLLM server) or a local model directory",
+    )
+    group.addoption(
         "--cache-dir",
         dest="traitgate_cache_dir",
         default=None,
@@ -136,6 +144,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("traitgate_correction", "holm, bh or none", default="holm")
     parser.addini("traitgate_probe_paths", "probe suite directories", type="paths", default=[])
     parser.addini("traitgate_cache_dir", "answer cache directory", default=DEFAULT_CACHE_DIR)
+    parser.addini("traitgate_judge_model", "judge model for judged probes", default="")
     parser.addini(
         "traitgate_gate_files",
         "glob patterns of gate files",
@@ -151,6 +160,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SESSION_KEY] = _session_from_config(config)
     except TraitgateError as exc:
         raise pytest.UsageError(f"traitgate: {exc}") from None
+
+
+def session_of(config: pytest.Config) -> TraitSession:
+    """The traitgate session of a pytest run. A conftest can adjust it in its own
+    ``pytest_configure`` (marked ``trylast``), e.g. ``session_of(config).judge = MyJudge()``
+    for a judge that is not a model name (a scripted judge in tests)."""
+    return config.stash[SESSION_KEY]
 
 
 def _session_from_config(config: pytest.Config) -> TraitSession:
@@ -223,7 +239,20 @@ def _session_from_config(config: pytest.Config) -> TraitSession:
         cache=cache,
         progress=terminal.progress,
         baseline=baseline,
+        judge_model=_judge_model(config, invocation, ini_dir),
     )
+
+
+def _judge_model(config: pytest.Config, invocation: Path, ini_dir: Path) -> str | None:
+    """The judge option: a local path is made absolute (relative to where it was given)."""
+    value = config.getoption("traitgate_judge_model")
+    base = invocation
+    if not value:
+        value, base = config.getini("traitgate_judge_model"), ini_dir
+    if not value:
+        return None
+    local = base / Path(value).expanduser()
+    return str(local) if local.exists() else str(value)
 
 
 class _Terminal:
@@ -547,4 +576,4 @@ def _format(rows: list[dict[str, Any]]) -> list[str]:
     return format_table(rows)
 
 
-__all__ = ["GateFile", "GateItem", "TraitgateFixture", "traitgate"]
+__all__ = ["GateFile", "GateItem", "TraitgateFixture", "session_of", "traitgate"]

@@ -17,11 +17,12 @@ from traitgate.baseline import BASELINE_ROLES, Baseline, write_entry
 from traitgate.cache import Cache, CachedBackend
 from traitgate.errors import ConfigError, ModelError, TraitgateError
 from traitgate.gate import ROLES, Gate, GateResult, Role, build_gate, compare_arms, decide_all
-from traitgate.models import Backend, ModelSpec, load_backend
+from traitgate.models import Backend, ModelSpec, load_backend, parse_model_specs
 from traitgate.probes.kinds import run_probe
 from traitgate.probes.preference import Measure, ProbeResult
-from traitgate.probes.schema import Suite
+from traitgate.probes.schema import JudgedSuite, Suite
 from traitgate.progress import TaskFactory
+from traitgate.scoring.judge import InspectJudge, Judge, LocalJudge
 from traitgate.stats import Correction
 
 Loader = Callable[[ModelSpec], Backend]
@@ -73,6 +74,8 @@ class TraitSession:
     cache: Cache | None = None
     progress: TaskFactory | None = None
     baseline: Baseline | None = None
+    judge: Judge | None = None  # or built on first use from judge_model
+    judge_model: str | None = None  # an inspect-ai model name, or a local model path
     _results: dict[tuple[str, RunKey], ProbeResult | TraitgateError] = field(default_factory=dict)
     _runs: dict[RunKey, ProbeRun] = field(default_factory=dict)
     _recorded: set[RunKey] = field(default_factory=set)
@@ -145,8 +148,15 @@ class TraitSession:
                     progress=self.progress,
                 )
                 try:
+                    judge = self.get_judge() if isinstance(run.suite, JudgedSuite) else None
                     out[key] = run_probe(
-                        run.suite, backend, run.measure, variant=run.variant, seed=self.seed
+                        run.suite,
+                        backend,
+                        run.measure,
+                        variant=run.variant,
+                        seed=self.seed,
+                        judge=judge,
+                        cache=self.cache,
                     )
                 except TraitgateError as exc:
                     out[key] = exc
@@ -171,6 +181,18 @@ class TraitSession:
                 raise result
             out.append(result)
         return out
+
+    def get_judge(self) -> Judge | None:
+        """The judge for judged probes: given, or built from ``judge_model`` (a local model
+        directory through our backend, else any inspect-ai model name)."""
+        if self.judge is None and self.judge_model is not None:
+            name = self.judge_model.removeprefix("inspect:")
+            if Path(name).expanduser().exists():
+                (spec,) = parse_model_specs([name])
+                self.judge = LocalJudge(self._load(spec))
+            else:
+                self.judge = InspectJudge(name)
+        return self.judge
 
     def _load(self, spec: ModelSpec) -> Backend:
         if self.loader is not None:
@@ -281,6 +303,8 @@ class TraitSession:
             elif specs:
                 names = ", ".join(f"{s.label} [{s.fingerprint()[:12]}]" for s in specs)
                 lines.append(f"{role} ({len(specs)}): {names}")
+        if self.judge is not None or self.judge_model is not None:
+            lines.append(f"judge: {self.judge.name if self.judge else self.judge_model}")
         return lines
 
 

@@ -37,6 +37,9 @@ class ProbeResult:
     samples: int | None = None
     seed: int = 0
     examples: dict[str, list[str]] = field(default_factory=dict)
+    # judged answers: rates are over the first ``scored_columns`` columns only (answers the
+    # judge excluded are counted in the later columns but are not part of any rate)
+    scored_columns: int | None = None
 
     def column(self, trait: str) -> int:
         try:
@@ -51,15 +54,22 @@ class ProbeResult:
         col = self.values[:, self.column(trait)]
         if self.measure == "exact":
             return np.asarray(col, dtype=float)
+        rates: np.ndarray = np.asarray(col, dtype=float) / self._denominators()
+        return rates
+
+    def _denominators(self) -> np.ndarray:
+        if self.scored_columns is not None:
+            scored = np.asarray(self.values[:, : self.scored_columns], dtype=float)
+            return np.asarray(scored.sum(axis=1))
         assert self.samples is not None
-        return np.asarray(col, dtype=float) / self.samples
+        return np.full(len(self.values), float(self.samples))
 
     def trait_counts(self, trait: str) -> tuple[np.ndarray, np.ndarray] | None:
         """Per-prompt (hits, samples) for the sampled measure; None for exact."""
-        if self.measure != "sampled" or self.samples is None:
+        if self.measure != "sampled":
             return None
         hits = self.values[:, self.column(trait)].astype(int)
-        return hits, np.full_like(hits, self.samples)
+        return hits, self._denominators().astype(int)
 
 
 def build_prompts(suite: PreferenceSuite, variant: str | None = None) -> list[Prompt]:
