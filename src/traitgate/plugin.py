@@ -43,7 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("traitgate", "traitgate: behavioural trait gates")
     help_models = (
         "{role} model(s): a local HF directory, a PEFT adapter directory, a weights file "
-        "(with --model-architecture) or hf:org/name. Repeat the option or use a glob "
+        "(with --model-architecture), hf:org/name or inspect:provider/model. Repeat or glob "
         "(quoted) for replicates."
     )
     for role in ROLES:

@@ -5,7 +5,12 @@ from traitgate.models.spec import ModelSpec, parse_model_specs
 
 
 def load_backend(spec: ModelSpec, *, device: str = "auto") -> Backend:
-    """Load the backend for a resolved spec (transformers for every kind so far)."""
+    """Load the backend for a resolved spec: inspect-ai for ``inspect:`` models, else
+    transformers."""
+    if spec.kind == "inspect":
+        from traitgate.models.inspect_backend import InspectBackend
+
+        return InspectBackend.from_spec(spec)
     from traitgate.models.hf import TransformersBackend
 
     return TransformersBackend.from_spec(spec, device=device)

@@ -21,9 +21,10 @@ from typing import Literal
 
 from traitgate.errors import ModelError
 
-Kind = Literal["hf_dir", "peft", "state_dict", "hub"]
+Kind = Literal["hf_dir", "peft", "state_dict", "hub", "inspect"]
 STATE_DICT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 HUB_PREFIX = "hf:"
+INSPECT_PREFIX = "inspect:"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class ModelSpec:
 
     @property
     def label(self) -> str:
-        if self.kind == "hub":
+        if self.kind in ("hub", "inspect"):
             return self.location
         return self.path.name if self.kind != "state_dict" else self.path.stem
 
@@ -48,7 +49,10 @@ class ModelSpec:
         return resolve_hub(self.location) if self.kind == "hub" else self.path
 
     def fingerprint(self) -> str:
-        """Content hash of everything that determines the model's behaviour."""
+        """Content hash of everything that determines the model's behaviour. A model behind
+        an API has no weights to hash: its name stands in (the provider may change it)."""
+        if self.kind == "inspect":
+            return hashlib.sha256(f"inspect:{self.location}".encode()).hexdigest()[:16]
         path = self.local_path()
         parts = [_dir_digest(path) if path.is_dir() else _file_digest(path)]
         if self.kind == "peft":
@@ -83,10 +87,17 @@ def _expand(value: str, base_dir: Path | None, architecture: Path | None) -> lis
         if not name or name.count("/") > 1:
             raise ModelError(f"model {value!r}: a hub id looks like hf:org/name")
         return [ModelSpec(value, "hub", name)]
+    if value.startswith(INSPECT_PREFIX):
+        name = value[len(INSPECT_PREFIX) :]
+        if "/" not in name.strip("/"):
+            raise ModelError(
+                f"model {value!r}: an inspect-ai model looks like inspect:provider/model"
+            )
+        return [ModelSpec(value, "inspect", name)]
     if ":" in value.split("/")[0] and not Path(value).exists():
         raise ModelError(
-            f"model {value!r}: unknown provider prefix; use a local path or hf:org/name "
-            "(inspect-ai providers arrive with the inspect backend)"
+            f"model {value!r}: unknown provider prefix; use a local path, hf:org/name or "
+            "inspect:provider/model"
         )
     path = Path(value).expanduser()
     if base_dir is not None and not path.is_absolute():
