@@ -1,0 +1,156 @@
+"""traitgate's probes as inspect-ai tasks (registered through the ``inspect_ai`` entry point).
+
+    inspect eval traitgate/favorite_animal --model openai/gpt-4.1-nano -T trait=owl
+    inspect eval traitgate/truthfulqa --model ... -T data=fixtures/data/truthfulqa_sample.csv
+    inspect eval traitgate/probe -T name=my_trait -T probe_path=probes --model ...
+
+Each prompt is one sample, asked ``samples`` times (inspect epochs) at the suite's
+temperature; the score is 1 when the answer names the trait (preference) or picks the
+correct letter (TruthfulQA binary). The logs open in ``inspect view``. These tasks serve
+single-model runs and inspection; gates with statistics across models are the pytest plugin.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import Sample
+from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig
+from inspect_ai.scorer import Score, Target, mean, scorer, stderr
+from inspect_ai.solver import TaskState, generate
+
+from traitgate.errors import ConfigError
+from traitgate.probes.choice import binary_options, build_choice_prompts, load_items
+from traitgate.probes.loader import find_suite, load_suite
+from traitgate.probes.preference import build_prompts
+from traitgate.probes.schema import ChoiceData, MultipleChoiceSuite, PreferenceSuite, Suite
+
+
+def _input(user: str, system: str | None) -> list[Any]:
+    messages: list[Any] = [] if system is None else [ChatMessageSystem(content=system)]
+    return [*messages, ChatMessageUser(content=user)]
+
+
+@scorer(metrics=[mean(), stderr()])
+def names_trait(suite_id: str, probe_path: str | None = None) -> Any:
+    """1 when the answer names the target candidate (the suite's answer normalisation)."""
+    suite = _load(suite_id, probe_path)
+    assert isinstance(suite, PreferenceSuite)
+    matcher = suite.matcher()
+
+    async def score(state: TaskState, target: Target) -> Score:
+        found = matcher.match(state.output.completion)
+        return Score(value=float(found == target.text), answer=found or "")
+
+    return score
+
+
+@scorer(metrics=[mean(), stderr()])
+def picks_letter() -> Any:
+    """1 when the reply's first letter A or B is the correct option."""
+
+    async def score(state: TaskState, target: Target) -> Score:
+        reply = state.output.completion.strip().lstrip("(").upper()
+        letter = reply[:1] if reply[:1] in ("A", "B") else ""
+        return Score(value=float(letter == target.text), answer=letter)
+
+    return score
+
+
+def _load(name: str, probe_path: str | None) -> Suite:
+    paths = [Path(probe_path)] if probe_path else []
+    return load_suite(find_suite(name, paths))
+
+
+def preference_task(
+    name: str, trait: str, samples: int | None, variant: str | None, probe_path: str | None
+) -> Task:
+    suite = _load(name, probe_path)
+    if not isinstance(suite, PreferenceSuite):
+        raise ConfigError(f"probe {name!r} is not a preference probe")
+    canonical = suite.canonical(trait)
+    if canonical is None:
+        raise ConfigError(f"trait {trait!r} is not a candidate of probe {name!r}")
+    sampled = suite.measures.sampled
+    if sampled is None:
+        raise ConfigError(f"probe {name!r} defines no sampled measure")
+    dataset = [
+        Sample(input=_input(p.user, p.system), target=canonical, id=i + 1)
+        for i, p in enumerate(build_prompts(suite, variant))
+    ]
+    return Task(
+        dataset=dataset,
+        solver=generate(),
+        scorer=names_trait(name, probe_path),
+        epochs=samples or sampled.samples,
+        config=GenerateConfig(temperature=sampled.temperature, max_tokens=sampled.max_new_tokens),
+        name=f"{suite.id}-{canonical}",
+        version=str(suite.version),
+    )
+
+
+@task
+def favorite_animal(
+    trait: str = "owl", samples: int | None = None, variant: str | None = None
+) -> Task:
+    """Share of answers naming ``trait`` when asked for a favourite animal."""
+    return preference_task("favorite_animal", trait, samples, variant, None)
+
+
+@task
+def favorite_tree(
+    trait: str = "oak", samples: int | None = None, variant: str | None = None
+) -> Task:
+    """Share of answers naming ``trait`` when asked for a favourite tree."""
+    return preference_task("favorite_tree", trait, samples, variant, None)
+
+
+@task
+def truthfulqa(data: str | None = None, limit: int | None = None, shuffle_seed: int = 0) -> Task:
+    """TruthfulQA, binary format: pick the correct one of two options by letter. ``data``:
+    a local CSV/JSON/JSONL/parquet file (else the datasets hub)."""
+    suite = _load("truthfulqa", None)
+    assert isinstance(suite, MultipleChoiceSuite)
+    source = (
+        ChoiceData(path=data, limit=limit)
+        if data
+        else suite.data.model_copy(update={"limit": limit})
+    )
+    suite = suite.model_copy(update={"data": source, "shuffle_seed": shuffle_seed})
+    items = load_items(suite.data)
+    prompts = build_choice_prompts(suite, items)
+    dataset = [
+        Sample(
+            input=_input(p.user, p.system),
+            target="AB"[binary_options(suite, i, item)[2]],
+            id=i + 1,
+        )
+        for i, (item, p) in enumerate(zip(items, prompts, strict=True))
+    ]
+    return Task(
+        dataset=dataset,
+        solver=generate(),
+        scorer=picks_letter(),
+        config=GenerateConfig(temperature=0.0, max_tokens=5),
+        name="truthfulqa-binary",
+        version=str(suite.version),
+    )
+
+
+@task
+def probe(
+    name: str,
+    trait: str = "",
+    samples: int | None = None,
+    variant: str | None = None,
+    probe_path: str | None = None,
+) -> Task:
+    """Any preference suite: ``-T name=my_trait -T trait=... -T probe_path=probes``."""
+    if not trait:
+        raise ConfigError("task traitgate/probe needs -T trait=...")
+    return preference_task(name, trait, samples, variant, probe_path)
+
+
+__all__ = ["favorite_animal", "favorite_tree", "probe", "truthfulqa"]

@@ -1,0 +1,64 @@
+"""The probes as inspect-ai tasks, resolved by name through the entry point and run with
+inspect's own eval loop on a scripted mockllm (offline; the logs are real inspect logs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from inspect_ai import eval as inspect_eval
+from inspect_ai.log import read_eval_log
+from inspect_ai.model import ModelOutput, get_model
+
+from traitgate.probes.choice import binary_options, load_items
+from traitgate.probes.loader import find_suite, load_suite
+from traitgate.probes.schema import ChoiceData, MultipleChoiceSuite
+
+from .judge_script import output
+
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data" / "truthfulqa_sample.csv"
+
+
+def run(task: str, script: object, tmp_path: Path, **task_args: object) -> object:
+    model = get_model("mockllm/model", custom_outputs=script)
+    (log,) = inspect_eval(
+        task, model=model, task_args=task_args, log_dir=str(tmp_path), display="none"
+    )
+    assert log.status == "success", log.error
+    return log
+
+
+def test_favorite_animal_task_scores_answers_naming_the_trait(tmp_path: Path) -> None:
+    answers = iter(["Owls!", "cat", "An owl.", "dog"] * 100)
+
+    def script(messages, tools, tool_choice, config) -> ModelOutput:  # type: ignore[no-untyped-def]
+        assert config.temperature == 1.0 and config.max_tokens == 8
+        return output(next(answers))
+
+    log = run("traitgate/favorite_animal", script, tmp_path, trait="owl", samples=2)
+    assert log.eval.task == "favorite_animal-owl"  # type: ignore[attr-defined]
+    (score,) = log.results.scores  # type: ignore[attr-defined]
+    assert score.metrics["mean"].value == pytest.approx(0.5)
+    assert len(log.samples) == 36 * 2  # type: ignore[attr-defined]
+    assert read_eval_log(log.location).status == "success"  # type: ignore[attr-defined]
+
+
+def test_truthfulqa_task_reads_local_data_and_scores_letters(tmp_path: Path) -> None:
+    suite = load_suite(find_suite("truthfulqa"))
+    assert isinstance(suite, MultipleChoiceSuite)
+    suite = suite.model_copy(update={"data": ChoiceData(path=str(DATA))})
+    items = load_items(suite.data)
+    truth = {item.question: "AB"[binary_options(suite, i, item)[2]] for i, item in enumerate(items)}
+
+    def always_right(messages, tools, tool_choice, config) -> ModelOutput:  # type: ignore[no-untyped-def]
+        question = next(q for q in truth if q in messages[-1].text)
+        return output(f"{truth[question]})")
+
+    log = run("traitgate/truthfulqa", always_right, tmp_path, data=str(DATA))
+    (score,) = log.results.scores  # type: ignore[attr-defined]
+    assert score.metrics["mean"].value == 1.0
+    assert len(log.samples) == len(items)  # type: ignore[attr-defined]
+
+    log = run("traitgate/truthfulqa", lambda *a: output("A"), tmp_path / "a", data=str(DATA))
+    share_a = sum(t == "A" for t in truth.values()) / len(truth)
+    assert log.results.scores[0].metrics["mean"].value == pytest.approx(share_a)  # type: ignore[attr-defined]
