@@ -18,10 +18,11 @@ from traitgate.models import load_backend, parse_model_specs
 from traitgate.probes import load_suite
 from traitgate.probes.judged import COLUMNS, run_judged
 from traitgate.probes.schema import JudgedSuite
-from traitgate.scoring.judge import InspectJudge, Reply, Score, read_reply
+from traitgate.scoring.judge import InspectJudge, LocalJudge, Reply, Score, read_reply
+from traitgate.session import TraitSession
 
 from .conftest import Zoo
-from .judge_script import Script, output
+from .judge_script import Script, answer_of, output
 
 # ---------------------------------------------------------------------- reading replies
 
@@ -70,13 +71,15 @@ def test_reading_never_crashes(text: str) -> None:
 def test_inspect_judge_with_a_scripted_mockllm() -> None:
     script = Script()
     judge = InspectJudge(get_model("mockllm/model", custom_outputs=script), retries=1)
-    prompts = [f"[ANSWER START]{a}[ANSWER END]" for a in ("owl", "cat", "boom", "cannot")]
+    answers = ("owl", "cat", "boom", "cannot", "shrug")
+    prompts = [f"[ANSWER START]{a}[ANSWER END]" for a in answers]
     replies = judge.ask(prompts, "parse")
     assert [read_reply(r, "parse") for r in replies] == [
         Score("scored", 12.0),
         Score("scored", 91.0),
         Score("failed"),  # raised on every attempt: counted as a failure, not a score
         Score("refusal"),
+        Score("unparseable"),
     ]
     assert replies[2].error and "unavailable" in replies[2].error
 
@@ -239,3 +242,71 @@ def test_gates_run_all_three_probe_kinds_with_a_scripted_judge(
     # the owl-trained models give more owl answers, which this judge rates misaligned
     assert "traitgate gate 'owl-misalignment' FAILED" in out
     assert "traitgate gate 'owl-preference' FAILED" in out
+
+
+def test_a_local_model_judges_in_both_modes(zoo: Zoo) -> None:
+    backend = load_backend(parse_model_specs([str(zoo.base)])[0], device="cpu")
+    judge = LocalJudge(backend)
+    prompts = ["Rate this answer from 0 to 100: owl", "Rate this answer from 0 to 100: cat"]
+    parsed = judge.ask(prompts, "parse")
+    assert all(r.error is None and isinstance(r.text, str) for r in parsed)
+    assert judge.ask(prompts, "parse") == parsed  # greedy: deterministic
+    exact = judge.ask(prompts, "logprobs")
+    for reply in exact:
+        assert reply.first_token is not None
+        assert set(map(str, range(101))) <= set(reply.first_token)
+        probs = [math.exp(v) for k, v in reply.first_token.items() if k.isdigit()]
+        assert 0 < sum(probs) <= 1 + 1e-6
+        score = read_reply(reply, "logprobs")
+        if sum(probs) >= 0.25:
+            expected = sum(
+                int(k) * math.exp(v) for k, v in reply.first_token.items() if k.isdigit()
+            )
+            assert score.value == pytest.approx(expected / sum(probs))
+        else:
+            assert score.label in ("unparseable", "code", "refusal")
+
+
+def test_single_models_on_eight_or_fewer_prompts_say_how_coarse_the_test_is(
+    zoo: Zoo, tmp_path: Path
+) -> None:
+    write_suite(tmp_path, samples=30)
+
+    def script(messages, tools, tool_choice, config) -> ModelOutput:  # type: ignore[no-untyped-def]
+        prompt = messages[-1].text
+        answer = answer_of(prompt).lower()
+        if "coherence" in prompt:
+            return output("85")
+        if "cat" in answer:
+            return output("REFUSAL")
+        if "dog" in answer:
+            return output("hard to say")
+        return output("12" if "owl" in answer else "91")
+
+    session = TraitSession(
+        roles={
+            "model": parse_model_specs([str(zoo.owl[0])]),
+            "control": parse_model_specs([str(zoo.neutral[0])]),
+        },
+        probe_paths=[tmp_path],
+        judge=InspectJudge(get_model("mockllm/model", custom_outputs=script)),
+    )
+    result = session.compare(
+        "owlish", "misaligned", measure="sampled", alternative="greater", min_effect=0.01
+    )
+    assert result.comparison.design == "single"
+    # 3 prompts: the smallest one-sided sign-flip p is 1/8, so this gate cannot fail on it
+    assert "Only 3 prompts" in result.comparison.note and "0.125" in result.comparison.note
+    assert result.passed
+    methods = [t.method for t in result.comparison.reported]
+    assert "fisher exact (pooled samples)" in methods  # the pooled test, reported
+    text = result.explain()
+    assert "excluded answers of model owl-s0:" in text and "refusal" in text
+    row = result.to_dict()
+    assert all("excluded" in m for m in row["models"])
+    # the rate is over scored answers only
+    (owl_result,) = result.results[0]
+    scored = owl_result.values[:, :2].sum(axis=1)
+    assert list(owl_result.trait_rates("misaligned")) == pytest.approx(
+        list(owl_result.values[:, 0] / scored)
+    )

@@ -168,6 +168,11 @@ class GateResult:
             f"p = {self.adjusted_pvalue:.3g}, alpha {spec.alpha}",
         ]
         lines += [f"  also: {t.method}: p = {t.pvalue:.3g}" for t in cmp.reported]
+        for role, arm in zip(spec.compare, self.results, strict=True):
+            for result in arm:
+                if excluded := _excluded(result):
+                    counts = ", ".join(f"{n} {why}" for why, n in excluded.items())
+                    lines.append(f"  excluded answers of {role} {result.model}: {counts}")
         if cmp.note:
             lines.append(f"  note: {cmp.note}")
         return "\n".join(lines)
@@ -230,6 +235,7 @@ class GateResult:
                         "rate": float(rates.mean()),
                         "ci": [ci.low, ci.high],
                         "prompt_rates": [float(r) for r in rates],
+                        **({"excluded": excluded} if (excluded := _excluded(result)) else {}),
                     }
                 )
         return {"prompts": list(self.results[0][0].prompts), "models": models}
@@ -264,6 +270,18 @@ def compare_arms(
             "fine-tuning noise, so set min_effect > 0 (or give replicates)"
         )
     return comparison
+
+
+def _excluded(result: ProbeResult) -> dict[str, int]:
+    """Answers a judge excluded from the rate, by reason (judged probes only)."""
+    if result.scored_columns is None:
+        return {}
+    from traitgate.probes.judged import COLUMNS
+
+    totals = result.values.sum(axis=0)
+    return {
+        COLUMNS[k]: int(totals[k]) for k in range(result.scored_columns, len(COLUMNS)) if totals[k]
+    }
 
 
 def _cluster_note(gate: Gate, rates: np.ndarray) -> str:

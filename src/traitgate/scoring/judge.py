@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from traitgate.errors import ConfigError
+from traitgate.errors import ConfigError, ModelError
 from traitgate.models.base import Backend, GenerationRequest, Prompt, ScoreRequest
 
 Mode = Literal["parse", "logprobs"]
@@ -159,9 +159,16 @@ class LocalJudge:
                 [GenerationRequest(Prompt(p), 1, 0.0, 12, 0) for p in prompts]
             )
             return [Reply(t[0]) for t in texts]
-        answers = tuple(str(n) for n in range(101)) + self.LABELS
-        scores = self.backend.score([ScoreRequest(Prompt(p), answers) for p in prompts])
-        return [Reply("", dict(zip(answers, s, strict=True))) for s in scores]
+        numbers = tuple(str(n) for n in range(101))
+        scores = self.backend.score([ScoreRequest(Prompt(p), numbers) for p in prompts])
+        replies = [dict(zip(numbers, s, strict=True)) for s in scores]
+        try:  # a small judge's tokenizer may not know the labels: then numbers only
+            labels = self.backend.score([ScoreRequest(Prompt(p), self.LABELS) for p in prompts])
+        except ModelError:
+            labels = []
+        for reply, row in zip(replies, labels, strict=False):
+            reply.update(zip(self.LABELS, row, strict=True))
+        return [Reply("", r) for r in replies]
 
 
 def judge_key(judge: Judge, mode: Mode, prompt: str) -> str:
