@@ -122,7 +122,7 @@ def test_duplicate_keys_are_errors(tmp_path: Path) -> None:
 
 
 def test_unknown_kind_and_id_mismatch(tmp_path: Path) -> None:
-    assert "kind: must be one of multiple_choice, preference (got 'poll')" in error_of(
+    assert "kind: must be one of judged, multiple_choice, preference (got 'poll')" in error_of(
         write(tmp_path, {**VALID, "kind": "poll"})
     )
     assert "id: must match the file name 'other'" in error_of(
