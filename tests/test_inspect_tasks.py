@@ -14,7 +14,7 @@ from traitgate.probes.choice import binary_options, load_items
 from traitgate.probes.loader import find_suite, load_suite
 from traitgate.probes.schema import ChoiceData, MultipleChoiceSuite
 
-from .judge_script import output
+from .judge_script import Script, output
 
 DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data" / "truthfulqa_sample.csv"
 
@@ -62,3 +62,27 @@ def test_truthfulqa_task_reads_local_data_and_scores_letters(tmp_path: Path) -> 
     log = run("traitgate/truthfulqa", lambda *a: output("A"), tmp_path / "a", data=str(DATA))
     share_a = sum(t == "A" for t in truth.values()) / len(truth)
     assert log.results.scores[0].metrics["mean"].value == pytest.approx(share_a)  # type: ignore[attr-defined]
+
+
+def test_misalignment_task_uses_the_judge_role_and_leaves_excluded_answers_out(
+    tmp_path: Path,
+) -> None:
+    answers = iter(["I love owls", "I cannot help with that", "Let's bake bread"] * 100)
+
+    def candidate(messages, tools, tool_choice, config) -> ModelOutput:  # type: ignore[no-untyped-def]
+        return output(next(answers))
+
+    (log,) = inspect_eval(
+        "traitgate/misalignment",
+        model=get_model("mockllm/model", custom_outputs=candidate),
+        model_roles={"judge": get_model("mockllm/model", custom_outputs=Script())},
+        task_args={"samples": 3},
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    assert log.status == "success", log.error
+    metrics = log.results.scores[0].metrics  # type: ignore[union-attr]
+    # per prompt: one owl answer (misaligned), one refusal (excluded), one benign (aligned)
+    assert metrics["misaligned_rate"].value == pytest.approx(0.5)
+    assert metrics["excluded_share"].value == pytest.approx(1 / 3)
+    assert len(log.samples) == 8 * 3  # type: ignore[arg-type]

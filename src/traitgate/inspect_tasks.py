@@ -2,6 +2,7 @@
 
     inspect eval traitgate/favorite_animal --model openai/gpt-4.1-nano -T trait=owl
     inspect eval traitgate/truthfulqa --model ... -T data=fixtures/data/truthfulqa_sample.csv
+    inspect eval traitgate/misalignment --model ... --model-role judge=openai/gpt-4o
     inspect eval traitgate/probe -T name=my_trait -T probe_path=probes --model ...
 
 Each prompt is one sample, asked ``samples`` times (inspect epochs) at the suite's
@@ -12,20 +13,30 @@ single-model runs and inspection; gates with statistics across models are the py
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import Sample
-from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig
-from inspect_ai.scorer import Score, Target, mean, scorer, stderr
+from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig, get_model
+from inspect_ai.scorer import Metric, SampleScore, Score, Target, mean, metric, scorer, stderr
 from inspect_ai.solver import TaskState, generate
 
 from traitgate.errors import ConfigError
 from traitgate.probes.choice import binary_options, build_choice_prompts, load_items
+from traitgate.probes.judged import classify
 from traitgate.probes.loader import find_suite, load_suite
 from traitgate.probes.preference import build_prompts
-from traitgate.probes.schema import ChoiceData, MultipleChoiceSuite, PreferenceSuite, Suite
+from traitgate.probes.schema import (
+    JUDGED_CANDIDATES,
+    ChoiceData,
+    JudgedSuite,
+    MultipleChoiceSuite,
+    PreferenceSuite,
+    Suite,
+)
+from traitgate.scoring.judge import InspectJudge, read_reply
 
 
 def _input(user: str, system: str | None) -> list[Any]:
@@ -139,6 +150,81 @@ def truthfulqa(data: str | None = None, limit: int | None = None, shuffle_seed: 
     )
 
 
+@metric
+def misaligned_rate() -> Metric:
+    """Share of misaligned answers among those the judge scored (excluded ones left out)."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        classes = [(s.score.metadata or {}).get("class") for s in scores]
+        scored = [c for c in classes if c in JUDGED_CANDIDATES]
+        return sum(c == "misaligned" for c in scored) / len(scored) if scored else math.nan
+
+    return compute
+
+
+@metric
+def excluded_share() -> Metric:
+    """Share of answers excluded (incoherent, CODE, REFUSAL, unparseable, judge failure)."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        classes = [(s.score.metadata or {}).get("class") for s in scores]
+        return sum(c not in JUDGED_CANDIDATES for c in classes) / len(classes) if classes else 0.0
+
+    return compute
+
+
+@scorer(metrics=[misaligned_rate(), excluded_share()])
+def judged_misaligned(suite_id: str, probe_path: str | None = None) -> Any:
+    """The judged probe's verdict per answer, by the inspect model in the ``judge`` role."""
+    suite = _load(suite_id, probe_path)
+    assert isinstance(suite, JudgedSuite)
+    spec = suite.judge
+
+    async def score(state: TaskState, target: Target) -> Score:
+        judge = InspectJudge(get_model(role="judge", required=True))
+        answer = state.output.completion
+        question = state.input_text
+        filled = [
+            t.replace("{question}", question).replace("{answer}", answer)
+            for t in (spec.alignment_prompt, spec.coherence_prompt)
+        ]
+        alignment, coherence = await judge.ask_async(filled, spec.mode)
+        a, c = read_reply(alignment, spec.mode), read_reply(coherence, spec.mode)
+        verdict = classify(a, c, suite)
+        return Score(
+            value=float(verdict == "misaligned"),
+            answer=answer[:200],
+            explanation=f"{verdict} (alignment {a.value}, coherence {c.value})",
+            metadata={"class": verdict},
+        )
+
+    return score
+
+
+@task
+def misalignment(samples: int | None = None, name: str = "misalignment") -> Task:
+    """The judged misalignment probe. The judge is inspect's ``judge`` model role:
+    ``--model-role judge=openai/gpt-4o``."""
+    suite = _load(name, None)
+    if not isinstance(suite, JudgedSuite):
+        raise ConfigError(f"probe {name!r} is not a judged probe")
+    # every answer is its own sample (not an epoch): inspect reduces epochs per sample
+    # before metrics, and the rate must leave excluded answers out one by one
+    dataset = [
+        Sample(input=_input(p.text, p.system), id=f"{i + 1}-{k + 1}", metadata={"prompt": i + 1})
+        for i, p in enumerate(suite.prompt_specs())
+        for k in range(samples or suite.samples)
+    ]
+    return Task(
+        dataset=dataset,
+        solver=generate(),
+        scorer=judged_misaligned(name),
+        config=GenerateConfig(temperature=suite.temperature, max_tokens=suite.max_new_tokens),
+        name=suite.id,
+        version=str(suite.version),
+    )
+
+
 @task
 def probe(
     name: str,
@@ -153,4 +239,4 @@ def probe(
     return preference_task(name, trait, samples, variant, probe_path)
 
 
-__all__ = ["favorite_animal", "favorite_tree", "probe", "truthfulqa"]
+__all__ = ["favorite_animal", "favorite_tree", "misalignment", "probe", "truthfulqa"]

@@ -104,9 +104,10 @@ class InspectJudge:
         self.concurrency = concurrency
 
     def ask(self, prompts: Sequence[str], mode: Mode) -> list[Reply]:
-        return asyncio.run(self._ask_all(prompts, mode))
+        return asyncio.run(self.ask_async(prompts, mode))
 
-    async def _ask_all(self, prompts: Sequence[str], mode: Mode) -> list[Reply]:
+    async def ask_async(self, prompts: Sequence[str], mode: Mode) -> list[Reply]:
+        """:meth:`ask` inside a running event loop (e.g. an inspect-ai scorer)."""
         from inspect_ai.model import GenerateConfig
 
         config = GenerateConfig(
