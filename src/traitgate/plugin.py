@@ -566,6 +566,7 @@ def _run_info(session: TraitSession) -> dict[str, Any]:
         "device": session.device,
         "correction": session.correction,
         "baseline": str(session.baseline.directory) if session.baseline else None,
+        "judge": session.judge.name if session.judge else session.judge_model,
         "models": {role: specs for role, specs in models.items() if specs},
     }
 

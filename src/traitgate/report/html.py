@@ -57,7 +57,7 @@ def render_html(results: Mapping[str, Any]) -> str:
 
 def _run_table(run: Mapping[str, Any]) -> str:
     rows = []
-    for key in ("seed", "device", "correction", "baseline"):
+    for key in ("seed", "device", "correction", "baseline", "judge"):
         if run.get(key) is not None:
             rows.append(f"<tr><td>{key}</td><td>{_e(run[key])}</td></tr>")
     for role, models in dict(run.get("models", {})).items():
