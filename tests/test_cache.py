@@ -190,6 +190,31 @@ def test_two_processes_share_one_cache(tmp_path: Path) -> None:
     cache.close()
 
 
+def _open_together(directory: str, worker: int, barrier: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    cache = Cache(Path(directory))
+    cache.put_many({f"w{worker}": [float(worker)]}, model="m", probe="p", kind="score")
+    cache.close()
+
+
+def test_processes_opening_a_new_cache_at_the_same_moment(tmp_path: Path) -> None:
+    """xdist workers create the cache file together: nobody may see 'database is locked'."""
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(3):
+        directory = tmp_path / f"c{attempt}"
+        barrier = context.Barrier(4)
+        workers = [
+            context.Process(target=_open_together, args=(str(directory), w, barrier))
+            for w in range(4)
+        ]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=120)
+        assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+        assert Cache(directory).count() == 4
+
+
 def test_corrupt_or_foreign_cache_files_are_errors_and_are_left_alone(tmp_path: Path) -> None:
     db = tmp_path / DB_NAME
     db.write_bytes(b"this is not sqlite" * 100)

@@ -84,29 +84,60 @@ class Cache:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cache directory {self.directory}: {exc.strerror}") from None
-        try:
+        # Several processes may open a new cache at once (xdist workers). Switching to WAL
+        # and creating the tables can meet a lock that sqlite reports at once instead of
+        # waiting for it: retry those with back-off, up to the busy timeout.
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.01
+        while True:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # WAL: committed data survives a kill
-            conn.executescript(_SCHEMA)
+            try:
+                self._setup(conn)
+                return conn
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if busy and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.5)
+                    continue
+                raise self._unusable(exc) from None
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise self._unusable(exc) from None
+            except ConfigError:
+                conn.close()
+                raise
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL: committed data survives a kill
+        conn.execute("BEGIN IMMEDIATE")  # waits for other writers (busy timeout)
+        try:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
             row = conn.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
             if row is None:
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (str(FORMAT),))
+                conn.execute("INSERT INTO meta VALUES ('format', ?)", (str(FORMAT),))
             elif row[0] != str(FORMAT):
-                conn.close()
                 raise ConfigError(
                     f"cache {self.path}: written in format {row[0]}, this traitgate reads "
                     f"format {FORMAT}; clear it with `traitgate cache clear "
                     f"--cache-dir {self.directory}` or use another --cache-dir"
                 )
-            self._connection = conn
-            return conn
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(
-                f"cache {self.path}: not a usable traitgate cache ({exc}); it was left as it "
-                f"is: move it away or clear it with `traitgate cache clear --cache-dir "
-                f"{self.directory}`"
-            ) from None
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _unusable(self, exc: Exception) -> ConfigError:
+        return ConfigError(
+            f"cache {self.path}: not a usable traitgate cache ({exc}); it was left as it "
+            f"is: move it away or clear it with `traitgate cache clear --cache-dir "
+            f"{self.directory}`"
+        )
 
     def close(self) -> None:
         if self._connection is not None:
