@@ -27,7 +27,7 @@ from scipy.special import softmax
 from traitgate.errors import ConfigError
 from traitgate.models.base import Backend, Prompt, ScoreRequest
 from traitgate.probes.preference import ProbeResult
-from traitgate.probes.schema import CHOICE_CANDIDATES, ChoiceData, MultipleChoiceSuite
+from traitgate.probes.schema import ChoiceData, MultipleChoiceSuite
 
 FILE_SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
 
@@ -209,18 +209,8 @@ def run_multiple_choice(
                 p_correct[i] = float(label[int(np.argmax(scores))] == 1)
             else:
                 p_correct[i] = float(softmax(np.asarray(scores))[label == 1].sum())
-    return ProbeResult(
-        suite=suite.id,
-        version=str(suite.version),
-        measure="exact",
-        variant=None,
-        model=backend.label,
-        fingerprint=backend.fingerprint,
-        prompts=[p.user for p in prompts],
-        candidates=list(CHOICE_CANDIDATES),
-        values=np.column_stack([p_correct, 1 - p_correct]),
-        seed=seed,
-    )
+    values = np.column_stack([p_correct, 1 - p_correct])  # columns: CHOICE_CANDIDATES
+    return ProbeResult.of(suite, backend, "exact", prompts, values, seed=seed)
 
 
 __all__ = ["Item", "build_choice_prompts", "load_items", "run_multiple_choice"]

@@ -116,18 +116,14 @@ def run_judged(
             f"probe {suite.id!r}, prompt {row + 1} ({prompts[row].user[:40]!r}): no answer of "
             f"{backend.label} could be scored ({reasons}); a rate needs at least one"
         )
-    return ProbeResult(
-        suite=suite.id,
-        version=str(suite.version),
-        measure="sampled",
-        variant=None,
-        model=backend.label,
-        fingerprint=backend.fingerprint,
-        prompts=[p.user for p in prompts],
-        candidates=list(JUDGED_CANDIDATES),
-        values=counts,
-        samples=suite.samples,
+    return ProbeResult.of(
+        suite,
+        backend,
+        "sampled",
+        prompts,
+        counts,
         seed=seed,
+        samples=suite.samples,
         examples=examples,
         scored_columns=len(JUDGED_CANDIDATES),
     )

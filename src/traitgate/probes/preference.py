@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -40,6 +41,34 @@ class ProbeResult:
     # judged answers: rates are over the first ``scored_columns`` columns only (answers the
     # judge excluded are counted in the later columns but are not part of any rate)
     scored_columns: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        suite: Any,
+        backend: Backend,
+        measure: Measure,
+        prompts: Sequence[Prompt],
+        values: np.ndarray,
+        *,
+        variant: str | None = None,
+        seed: int = 0,
+        **extra: Any,
+    ) -> ProbeResult:
+        """A result of ``backend`` on ``suite`` (any kind), with the fields every kind shares."""
+        return cls(
+            suite=suite.id,
+            version=str(suite.version),
+            measure=measure,
+            variant=variant,
+            model=backend.label,
+            fingerprint=backend.fingerprint,
+            prompts=[p.user for p in prompts],
+            candidates=list(suite.candidates),
+            values=values,
+            seed=seed,
+            **extra,
+        )
 
     def column(self, trait: str) -> int:
         try:
@@ -113,18 +142,8 @@ def run_preference(
     prompts = build_prompts(suite, variant)
 
     def result(values: np.ndarray, **extra: Any) -> ProbeResult:
-        return ProbeResult(
-            suite=suite.id,
-            version=str(suite.version),
-            measure=measure,
-            variant=variant,
-            model=backend.label,
-            fingerprint=backend.fingerprint,
-            prompts=[p.user for p in prompts],
-            candidates=list(suite.candidates),
-            values=values,
-            seed=seed,
-            **extra,
+        return ProbeResult.of(
+            suite, backend, measure, prompts, values, variant=variant, seed=seed, **extra
         )
 
     if measure == "exact":
