@@ -86,7 +86,10 @@ def format_validation_error(
     errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
     loc = tuple(first["loc"])
-    field = ".".join(str(p) for p in loc if _is_field_part(p)) or "<document>"
+    parts = [p for p in loc if _is_field_part(p)]
+    if first["type"] == "extra_forbidden" and loc:  # the last part is the user's key, even
+        parts = [p for p in loc[:-1] if _is_field_part(p)] + [loc[-1]]  # one named "none"
+    field = ".".join(str(p) for p in parts) or "<document>"
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         close = difflib.get_close_matches(str(loc[-1]), sorted(known_fields), n=1)
