@@ -138,7 +138,14 @@ def _node_at(node: yaml.Node, loc: Sequence[str | int]) -> yaml.Node:
         if isinstance(current, yaml.MappingNode):
             for key_node, value_node in current.value:
                 if key_node.value == str(part):
-                    last = all(not _is_field_part(p) for p in loc[depth + 1 :])
+                    rest = loc[depth + 1 :]
+                    # the next part is a key written there (even one named like a type tag)
+                    keyed = (
+                        bool(rest)
+                        and isinstance(value_node, yaml.MappingNode)
+                        and any(k.value == str(rest[0]) for k, _ in value_node.value)
+                    )
+                    last = not keyed and all(not _is_field_part(p) for p in rest)
                     is_collection = isinstance(value_node, yaml.CollectionNode)
                     current = key_node if last and is_collection else value_node
                     break
