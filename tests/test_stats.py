@@ -222,6 +222,45 @@ def test_identical_arms_give_no_evidence() -> None:
     assert stats.compare(three, three).pvalue == 1.0
 
 
+def _permutation_pvalue(a: list[float], b: list[float], alternative: str) -> float:
+    """Exact permutation p of the mean difference over every split of the pooled models."""
+    from itertools import combinations
+
+    pooled = np.array(a + b)
+    observed = np.mean(a) - np.mean(b)
+    diffs = []
+    for idx in combinations(range(len(pooled)), len(a)):
+        mask = np.zeros(len(pooled), dtype=bool)
+        mask[list(idx)] = True
+        diffs.append(pooled[mask].mean() - pooled[~mask].mean())
+    d = np.array(diffs)
+    tol = 1e-12
+    if alternative == "greater":
+        return float(np.mean(d >= observed - tol))
+    if alternative == "less":
+        return float(np.mean(d <= observed + tol))
+    return float(np.mean(np.abs(d) >= abs(observed) - tol))
+
+
+@pytest.mark.parametrize("alternative", ["greater", "two-sided", "less"])
+@pytest.mark.parametrize(("n_a", "n_b"), [(4, 4), (3, 5), (1, 3), (3, 1)])
+def test_arms_without_spread_get_the_exact_permutation_p_never_zero(
+    alternative: str, n_a: int, n_b: int
+) -> None:
+    # Seen on the zoo with 2 samples per prompt: the sampled measure gives every model the
+    # same random numbers, so each arm's 4 models had identical owl counts; Welch's t was
+    # infinite and the p-value 0, which no test on 4 + 4 models can justify.
+    a, b = [0.07] * n_a, [0.05] * n_b
+    result = stats.compare(np.array(a)[:, None], np.array(b)[:, None], alternative)  # type: ignore[arg-type]
+    expected = _permutation_pvalue(a, b, alternative)
+    assert result.pvalue == pytest.approx(expected)
+    assert result.pvalue > 0
+    if alternative != "less":
+        assert result.pvalue == pytest.approx(
+            (2 if alternative == "two-sided" and n_a == n_b else 1) / math.comb(n_a + n_b, n_a)
+        )
+
+
 def test_result_objects_are_scipy_shaped() -> None:
     result = stats.welch_test([0.1, 0.2, 0.15], [0.3, 0.35, 0.32], "less")
     assert {"statistic", "pvalue", "effect", "method"} <= set(dir(result))

@@ -201,8 +201,8 @@ def welch_test(a: ArrayLike, b: ArrayLike, alternative: Alternative = "two-sided
     x, y = _as_1d(a), _as_1d(b)
     _need(x.size >= 2 and y.size >= 2, "Welch's test needs at least two models per arm")
     effect = float(x.mean() - y.mean())
-    if x.var(ddof=1) == 0 and y.var(ddof=1) == 0:
-        return _degenerate("welch-t across models", effect, alternative)
+    if np.ptp(x) == 0 and np.ptp(y) == 0:  # (var() of equal floats can be 1e-35, not 0)
+        return _degenerate("welch-t across models", effect, alternative, (x.size, y.size))
     res = st.ttest_ind(x, y, equal_var=False, alternative=alternative)
 
     def interval(level: float) -> tuple[float, float]:
@@ -249,8 +249,8 @@ def prediction_test(
     effect = float(x.mean() - y.mean())
     scale = float(reps.std(ddof=1) * math.sqrt(1 + 1 / reps.size))
     df = reps.size - 1
-    if scale == 0:
-        return _degenerate("prediction-interval t", effect, alternative)
+    if np.ptp(reps) == 0:  # equal rates (their computed sd can be a rounding error, not 0)
+        return _degenerate("prediction-interval t", effect, alternative, (x.size, y.size))
     t = sign * (single - reps.mean()) / scale  # oriented so t > 0 means a above b
     p = _t_pvalue(float(t), df, alternative)
 
@@ -596,17 +596,33 @@ def _t_pvalue(t: float, df: float, alternative: Alternative) -> float:
     return float(min(1.0, 2 * st.t.sf(abs(t), df)))
 
 
-def _degenerate(method: str, effect: float, alternative: Alternative) -> TestResult:
-    """Both arms without spread: the difference is either exactly zero or certain."""
-    if effect == 0:
+def _degenerate(
+    method: str, effect: float, alternative: Alternative, sizes: tuple[int, int]
+) -> TestResult:
+    """Both arms without spread: every model of an arm has the same rate.
+
+    This happens in practice: the sampled measure gives every model the same random numbers
+    (so models are compared on the same draws), and with few samples per prompt the models
+    of an arm can end with identical counts although they differ. The t statistic is then
+    infinite, but no test across models can be surer than the models' exchangeability
+    allows, so the p-value is the exact permutation test's on the models: the observed split
+    is the most extreme of the C(n_a + n_b, n_a) ways to split them (two-sided: the mirrored
+    split counts too when the arms are the same size). Never 0.
+    """
+    n_a, n_b = sizes
+    if effect == 0 or (alternative != "two-sided" and (effect > 0) != (alternative == "greater")):
         p = 1.0
-    elif alternative == "two-sided" or (effect > 0) == (alternative == "greater"):
-        p = 0.0
     else:
-        p = 1.0
+        extreme = 2 if alternative == "two-sided" and n_a == n_b else 1
+        p = min(1.0, extreme / math.comb(n_a + n_b, n_a))
     stat = 0.0 if effect == 0 else math.copysign(math.inf, effect)
     return TestResult(
-        method + " (no spread)", stat, p, effect, alternative, _interval=lambda _: (effect, effect)
+        method + " (no spread: exact permutation p)",
+        stat,
+        p,
+        effect,
+        alternative,
+        _interval=lambda _: (effect, effect),
     )
 
 
