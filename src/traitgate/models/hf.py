@@ -115,12 +115,21 @@ class TransformersBackend:
         return plain_prompt(prompt)
 
     def encode(self, text: str) -> list[int]:
-        # a chat template writes its own special tokens; a plain prompt gets the tokenizer's
-        ids = self.tokenizer(text, add_special_tokens=not self.has_chat_template)["input_ids"]
-        return list(ids)
+        return self.encode_many([text])[0]
+
+    def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text, in one tokenizer call (a chat template writes its own
+        special tokens; a plain prompt gets the tokenizer's)."""
+        if not texts:
+            return []
+        encoded = self.tokenizer(list(texts), add_special_tokens=not self.has_chat_template)
+        return [list(ids) for ids in encoded["input_ids"]]
 
     def continuation_ids(self, prompt_text: str, prompt_ids: list[int], cont: str) -> list[int]:
-        full = self.encode(prompt_text + cont)
+        return self._split_continuation(prompt_ids, self.encode(prompt_text + cont), cont)
+
+    def _split_continuation(self, prompt_ids: list[int], full: list[int], cont: str) -> list[int]:
+        """The continuation's tokens, given the prompt's and those of prompt + continuation."""
         if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
             ids = full[len(prompt_ids) :]
         else:  # the tokenizer merged across the boundary: tokenise the continuation alone
@@ -136,45 +145,76 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ scoring
     def score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
-        rows: list[tuple[int, int, list[int], int]] = []  # (request, continuation, ids, n_cont)
+        """Each prompt is run once; its continuations are scored from its last logits
+        (first token) and, for longer ones, one pass over their tokens on its KV cache."""
+        texts = [self.render(r.prompt) for r in requests]
+        prompt_ids = self.encode_many(texts)
+        pairs = zip(texts, requests, strict=True)
+        fulls = iter(self.encode_many([t + c for t, r in pairs for c in r.continuations]))
+        rows: list[tuple[int, int, list[int]]] = []  # (request, continuation, its ids)
         for ri, req in enumerate(requests):
-            text = self.render(req.prompt)
-            prompt_ids = self.encode(text)
             for ci, cont in enumerate(req.continuations):
-                cont_ids = self.continuation_ids(text, prompt_ids, cont)
-                rows.append((ri, ci, prompt_ids + cont_ids, len(cont_ids)))
+                rows.append((ri, ci, self._split_continuation(prompt_ids[ri], next(fulls), cont)))
+        # consecutive rows share a prompt; prompts of similar length share a batch
+        rows.sort(key=lambda r: (len(prompt_ids[r[0]]), r[0], len(r[2])))
         out: list[list[float]] = [[0.0] * len(r.continuations) for r in requests]
-        rows.sort(key=lambda r: len(r[2]))
 
-        def run(batch: list[tuple[int, int, list[int], int]]) -> list[float]:
-            return self._score_batch([r[2] for r in batch], [r[3] for r in batch])
+        def run(batch: list[tuple[int, int, list[int]]]) -> list[float]:
+            return self._score_batch(batch, prompt_ids)
 
-        for row, value in zip(rows, _batched_with_backoff(rows, run, self), strict=True):
-            out[row[0]][row[1]] = value
+        for (ri, ci, _), value in zip(rows, _batched_with_backoff(rows, run, self), strict=True):
+            out[ri][ci] = value
         return out
 
     @torch.inference_mode()
-    def _score_batch(self, seqs: list[list[int]], n_cont: list[int]) -> list[float]:
-        ids, mask = self._left_pad(seqs)
-        keep = max(n_cont) + 1
-        logits = self.model(
+    def _score_batch(
+        self, rows: list[tuple[int, int, list[int]]], prompt_ids: list[list[int]]
+    ) -> list[float]:
+        unique = list(dict.fromkeys(ri for ri, _, _ in rows))
+        slot = {ri: k for k, ri in enumerate(unique)}
+        ids, mask = self._left_pad([prompt_ids[ri] for ri in unique])
+        positions = _positions(mask)
+        longest = max(len(cont) for _, _, cont in rows)
+        prefill = self.model(
             input_ids=ids,
             attention_mask=mask,
-            position_ids=_positions(mask),
-            logits_to_keep=keep,
-            use_cache=False,
-        ).logits.float()
-        logprobs = torch.log_softmax(logits[:, :-1], dim=-1)  # predictions for the last keep-1
-        targets = ids[:, -(keep - 1) :]
-        picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        width = keep - 1
-        counts = torch.tensor(n_cont, device=ids.device)
-        in_cont = torch.arange(width, device=ids.device)[None, :] >= (width - counts)[:, None]
-        return [float(v) for v in (picked * in_cont).sum(-1).tolist()]
+            position_ids=positions,
+            logits_to_keep=1,
+            use_cache=longest > 1,
+        )
+        dev = ids.device
+        select = torch.tensor([slot[ri] for ri, _, _ in rows], device=dev)
+        first = torch.tensor([cont[0] for _, _, cont in rows], device=dev)
+        total = torch.log_softmax(prefill.logits[:, -1].float(), dim=-1)[select, first]
+        longer = [k for k, (_, _, cont) in enumerate(rows) if len(cont) > 1]
+        if longer:  # the rest of each longer continuation, on its prompt's KV cache
+            pick = select[longer]
+            cache = prefill.past_key_values
+            cache.batch_select_indices(pick)
+            width = longest - 1
+            inputs = torch.full((len(longer), width), self.pad_id, dtype=torch.long)
+            targets = torch.zeros((len(longer), width), dtype=torch.long)
+            tail_mask = torch.zeros((len(longer), width), dtype=torch.long)
+            for j, k in enumerate(longer):
+                cont = rows[k][2]
+                inputs[j, : len(cont) - 1] = torch.tensor(cont[:-1])
+                targets[j, : len(cont) - 1] = torch.tensor(cont[1:])
+                tail_mask[j, : len(cont) - 1] = 1
+            inputs, targets, tail_mask = inputs.to(dev), targets.to(dev), tail_mask.to(dev)
+            logits = self.model(
+                input_ids=inputs,
+                attention_mask=torch.cat([mask[pick], tail_mask], dim=1),
+                position_ids=positions[pick, -1:] + 1 + torch.arange(width, device=dev),
+                past_key_values=cache,
+                use_cache=True,
+            ).logits.float()
+            picked = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1))
+            total[pick.new_tensor(longer)] += (picked.squeeze(-1) * tail_mask).sum(-1)
+        return [float(v) for v in total.tolist()]
 
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
-        prompt_ids = [self.encode(self.render(r.prompt)) for r in requests]
+        prompt_ids = self.encode_many([self.render(r.prompt) for r in requests])
         prompt_keys = [_prompt_key(r) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(prompt_ids[i]))
         # rows are (request, sample index); consecutive rows of a request share its prefill
