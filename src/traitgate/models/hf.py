@@ -43,6 +43,21 @@ def resolve_device(device: str = "auto") -> torch.device:
     return resolved
 
 
+def worker_device(device: str, worker: int | None, cuda_devices: int) -> str:
+    """The device of pytest-xdist worker ``worker`` (its index): with ``auto`` and more than
+    one GPU, worker k uses ``cuda:{k mod GPUs}``, so ``pytest -n <GPUs>`` gives each worker
+    its own GPU. An explicit device, one GPU, or no worker leave ``device`` as it is."""
+    if device != "auto" or worker is None or cuda_devices < 2:
+        return device
+    return f"cuda:{worker % cuda_devices}"
+
+
+def default_batch_size(device: torch.device) -> int:
+    """Rows per batch to start from: large on a GPU (backed off on out-of-memory), moderate
+    on a CPU, where larger batches gain little (see BENCHMARKS.md)."""
+    return 512 if device.type == "cuda" else 64
+
+
 def plain_prompt(prompt: Prompt) -> str:
     """How a prompt is written for a model without a chat template."""
     head = f"{prompt.system}\n\n" if prompt.system else ""
@@ -83,6 +98,7 @@ class TransformersBackend:
             eos = tokenizer.eos_token_id
         self.eos_ids = sorted({eos} if isinstance(eos, int) else set(eos or []))
         self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
+        self.unk_id = tokenizer.unk_token_id  # (read once: a slow attribute in transformers 5)
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -93,7 +109,13 @@ class TransformersBackend:
         dtype = dtype or default_dtype(dev)
         model, tokenizer = _load(spec, dtype)
         model.to(dev)
-        return cls(model, tokenizer, label=spec.label, fingerprint=spec.fingerprint())
+        return cls(
+            model,
+            tokenizer,
+            label=spec.label,
+            fingerprint=spec.fingerprint(),
+            batch_size=default_batch_size(dev),
+        )
 
     def close(self) -> None:
         self.model = None
@@ -122,8 +144,13 @@ class TransformersBackend:
         special tokens; a plain prompt gets the tokenizer's)."""
         if not texts:
             return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=not self.has_chat_template)
-        return [list(ids) for ids in encoded["input_ids"]]
+        encoded = self.tokenizer(
+            list(texts),
+            add_special_tokens=not self.has_chat_template,
+            return_attention_mask=False,  # (a third of the call's time, and unused)
+            return_token_type_ids=False,
+        )
+        return list(encoded["input_ids"])
 
     def continuation_ids(self, prompt_text: str, prompt_ids: list[int], cont: str) -> list[int]:
         return self._split_continuation(prompt_ids, self.encode(prompt_text + cont), cont)
@@ -136,8 +163,7 @@ class TransformersBackend:
             ids = list(self.tokenizer(cont, add_special_tokens=False)["input_ids"])
         if not ids:
             raise ModelError(f"model {self.label}: {cont!r} tokenises to nothing")
-        unk = self.tokenizer.unk_token_id
-        if unk is not None and unk in ids:
+        if self.unk_id is not None and self.unk_id in ids:
             raise ModelError(
                 f"model {self.label}: {cont!r} contains words its tokenizer does not know"
             )
@@ -145,72 +171,111 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ scoring
     def score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
-        """Each prompt is run once; its continuations are scored from its last logits
-        (first token) and, for longer ones, one pass over their tokens on its KV cache."""
+        """Summed log-probabilities of each continuation. A prompt whose continuations are
+        all one token long is run once and read off its last logits (batches of prompts);
+        the continuations of the other prompts run on their prompt's KV cache (batches of
+        continuations, consecutive ones sharing the prompt's prefill)."""
         texts = [self.render(r.prompt) for r in requests]
         prompt_ids = self.encode_many(texts)
         pairs = zip(texts, requests, strict=True)
         fulls = iter(self.encode_many([t + c for t, r in pairs for c in r.continuations]))
-        rows: list[tuple[int, int, list[int]]] = []  # (request, continuation, its ids)
-        for ri, req in enumerate(requests):
-            for ci, cont in enumerate(req.continuations):
-                rows.append((ri, ci, self._split_continuation(prompt_ids[ri], next(fulls), cont)))
-        # consecutive rows share a prompt; prompts of similar length share a batch
-        rows.sort(key=lambda r: (len(prompt_ids[r[0]]), r[0], len(r[2])))
-        out: list[list[float]] = [[0.0] * len(r.continuations) for r in requests]
+        conts = [
+            [self._split_continuation(ids, next(fulls), c) for c in req.continuations]
+            for ids, req in zip(prompt_ids, requests, strict=True)
+        ]
 
-        def run(batch: list[tuple[int, int, list[int]]]) -> list[float]:
-            return self._score_batch(batch, prompt_ids)
+        def first_tokens(batch: list[int]) -> list[list[float]]:
+            return self._first_token_batch(batch, prompt_ids, conts)
 
-        for (ri, ci, _), value in zip(rows, _batched_with_backoff(rows, run, self), strict=True):
-            out[ri][ci] = value
+        order = sorted(range(len(requests)), key=lambda i: len(prompt_ids[i]))
+        short = [ri for ri in order if all(len(ids) == 1 for ids in conts[ri])]
+        out: list[list[float]] = [[] for _ in requests]
+        for ri, values in zip(short, _batched_with_backoff(short, first_tokens, self), strict=True):
+            out[ri] = values
+        # rows of one prompt are consecutive; prompts of similar length share a batch
+        on_logits = set(short)
+        rows = [
+            (ri, ci, ids) for ri in order if ri not in on_logits for ci, ids in enumerate(conts[ri])
+        ]
+
+        def on_cache(batch: list[tuple[int, int, list[int]]]) -> list[float]:
+            return self._cached_prompt_batch(batch, prompt_ids)
+
+        for (ri, _, _), value in zip(
+            rows, _batched_with_backoff(rows, on_cache, self), strict=True
+        ):
+            out[ri].append(value)  # a request's rows come in continuation order
         return out
 
     @torch.inference_mode()
-    def _score_batch(
+    def _first_token_batch(
+        self, batch: list[int], prompt_ids: list[list[int]], conts: list[list[list[int]]]
+    ) -> list[list[float]]:
+        ids, mask = self._left_pad([prompt_ids[ri] for ri in batch])
+        logits = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=_positions(mask),
+            logits_to_keep=1,
+            use_cache=False,
+        ).logits[:, -1]
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        rows = torch.tensor(
+            [k for k, ri in enumerate(batch) for _ in conts[ri]], device=logits.device
+        )
+        tokens = torch.tensor(
+            [c[0] for ri in batch for c in conts[ri]], device=logits.device, dtype=torch.long
+        )
+        flat = logprobs[rows, tokens].tolist()
+        out, start = [], 0
+        for ri in batch:
+            out.append([float(v) for v in flat[start : start + len(conts[ri])]])
+            start += len(conts[ri])
+        return out
+
+    @torch.inference_mode()
+    def _cached_prompt_batch(
         self, rows: list[tuple[int, int, list[int]]], prompt_ids: list[list[int]]
     ) -> list[float]:
+        """Each row's continuation: its first token from its prompt's last logits, the rest
+        in one pass on the prompt's KV cache (each prompt of the batch is run once)."""
         unique = list(dict.fromkeys(ri for ri, _, _ in rows))
         slot = {ri: k for k, ri in enumerate(unique)}
         ids, mask = self._left_pad([prompt_ids[ri] for ri in unique])
         positions = _positions(mask)
-        longest = max(len(cont) for _, _, cont in rows)
         prefill = self.model(
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
             logits_to_keep=1,
-            use_cache=longest > 1,
+            use_cache=True,
         )
         dev = ids.device
-        select = torch.tensor([slot[ri] for ri, _, _ in rows], device=dev)
+        pick = torch.tensor([slot[ri] for ri, _, _ in rows], device=dev)
         first = torch.tensor([cont[0] for _, _, cont in rows], device=dev)
-        total = torch.log_softmax(prefill.logits[:, -1].float(), dim=-1)[select, first]
-        longer = [k for k, (_, _, cont) in enumerate(rows) if len(cont) > 1]
-        if longer:  # the rest of each longer continuation, on its prompt's KV cache
-            pick = select[longer]
-            cache = prefill.past_key_values
-            cache.batch_select_indices(pick)
-            width = longest - 1
-            inputs = torch.full((len(longer), width), self.pad_id, dtype=torch.long)
-            targets = torch.zeros((len(longer), width), dtype=torch.long)
-            tail_mask = torch.zeros((len(longer), width), dtype=torch.long)
-            for j, k in enumerate(longer):
-                cont = rows[k][2]
-                inputs[j, : len(cont) - 1] = torch.tensor(cont[:-1])
-                targets[j, : len(cont) - 1] = torch.tensor(cont[1:])
-                tail_mask[j, : len(cont) - 1] = 1
-            inputs, targets, tail_mask = inputs.to(dev), targets.to(dev), tail_mask.to(dev)
-            logits = self.model(
-                input_ids=inputs,
-                attention_mask=torch.cat([mask[pick], tail_mask], dim=1),
-                position_ids=positions[pick, -1:] + 1 + torch.arange(width, device=dev),
-                past_key_values=cache,
-                use_cache=True,
-            ).logits.float()
-            picked = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1))
-            total[pick.new_tensor(longer)] += (picked.squeeze(-1) * tail_mask).sum(-1)
-        return [float(v) for v in total.tolist()]
+        total = torch.log_softmax(prefill.logits[:, -1].float(), dim=-1)[pick, first]
+        width = max(len(cont) for _, _, cont in rows) - 1
+        if width == 0:
+            return [float(v) for v in total.tolist()]
+        cache = prefill.past_key_values
+        cache.batch_select_indices(pick)
+        inputs = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        targets = torch.zeros((len(rows), width), dtype=torch.long)
+        tail_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, (_, _, cont) in enumerate(rows):
+            inputs[j, : len(cont) - 1] = torch.tensor(cont[:-1])
+            targets[j, : len(cont) - 1] = torch.tensor(cont[1:])
+            tail_mask[j, : len(cont) - 1] = 1
+        inputs, targets, tail_mask = inputs.to(dev), targets.to(dev), tail_mask.to(dev)
+        logits = self.model(
+            input_ids=inputs,
+            attention_mask=torch.cat([mask[pick], tail_mask], dim=1),
+            position_ids=positions[pick, -1:] + 1 + torch.arange(width, device=dev),
+            past_key_values=cache,
+            use_cache=True,
+        ).logits.float()
+        picked = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        return [float(v) for v in (total + (picked * tail_mask).sum(-1)).tolist()]
 
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
