@@ -135,6 +135,29 @@ def test_python_gates_use_the_fixture(pytester: pytest.Pytester, zoo: Zoo) -> No
 
 
 def test_xdist_workers_report_to_the_controller(evals: pytest.Pytester, zoo: Zoo) -> None:
+    # each worker records the models it loads: with the shared cache they split the work
+    evals.makeconftest(
+        """
+        import os
+        import pytest
+        from traitgate.models import load_backend
+        from traitgate.plugin import session_of
+
+        @pytest.hookimpl(trylast=True)
+        def pytest_configure(config):
+            if not hasattr(config, "workerinput"):
+                return
+            session = session_of(config)
+            worker = os.environ["PYTEST_XDIST_WORKER"]
+
+            def loader(spec):
+                with open(f"loads-{worker}.txt", "a") as out:
+                    out.write(spec.label + "\\n")
+                return load_backend(spec, device=session.device)
+
+            session.loader = loader
+        """
+    )
     result = evals.runpytest_subprocess(
         "-n",
         "2",
@@ -156,6 +179,10 @@ def test_xdist_workers_report_to_the_controller(evals: pytest.Pytester, zoo: Zoo
     assert sorted(g["gate"] for g in gates) == ["owl-vs-base", "owl-vs-control"]
     assert all(len(m["prompt_rates"]) == 36 for g in gates for m in g["models"])
     assert (evals.path / "rep" / "report.html").read_text().count("<svg") == 4
+    loads = {k: (evals.path / f"loads-gw{k}.txt").read_text().split() for k in (0, 1)}
+    every = sorted(p.name for p in [*zoo.owl, *zoo.neutral, zoo.base])
+    assert sorted(loads[0] + loads[1]) == every  # no model was loaded twice
+    assert loads[0] and loads[1]
 
 
 def test_junit_xml_carries_effect_and_pvalue(evals: pytest.Pytester, zoo: Zoo) -> None:

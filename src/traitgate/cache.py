@@ -182,6 +182,17 @@ class Cache:
             raise
         self._conn.execute("COMMIT")
 
+    # ------------------------------------------------------------------ markers
+    def mark_done(self, name: str) -> None:
+        """Record that some work (named by the caller) is complete in this cache; pytest-xdist
+        workers wait on each other's markers instead of repeating their models."""
+        with self._transaction():
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"done:{name}", "1"))
+
+    def is_done(self, name: str) -> bool:
+        row = self._conn.execute("SELECT 1 FROM meta WHERE name = ?", (f"done:{name}",))
+        return row.fetchone() is not None
+
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
 
@@ -196,6 +207,7 @@ class Cache:
         n = self.count()
         with self._transaction():
             self._conn.execute("DELETE FROM entries")
+            self._conn.execute("DELETE FROM meta WHERE name LIKE 'done:%'")
         self._conn.execute("VACUUM")
         return n
 

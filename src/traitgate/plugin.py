@@ -6,14 +6,17 @@ Gate files are ``gate_*.yaml`` (or ``gate_*.yml``) under the test paths. All gat
 collected in a session form one family: their p-values are corrected together (Holm by
 default), so a gate's verdict is known once every gate's statistics are. The first gate item
 to run therefore evaluates the whole family; each probe still runs once per model. Under
-pytest-xdist every worker collects the same family and computes the same (seeded,
-deterministic) results; the controller gathers the rows for the summary table.
+pytest-xdist every worker collects the same family; with a cache, each worker runs its
+share of the models (and, with several GPUs, on its own GPU) and reads the others' results
+from the shared cache, so every worker computes the same (seeded, deterministic) verdicts;
+the controller gathers the rows for the summary table.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,6 +149,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("traitgate_cache_dir", "answer cache directory", default=DEFAULT_CACHE_DIR)
     parser.addini("traitgate_judge_model", "judge model for judged probes", default="")
     parser.addini(
+        "traitgate_worker_wait",
+        "under pytest-xdist: seconds a worker waits on a stalled cache for a model another "
+        "worker owns before running it itself",
+        default="300",
+    )
+    parser.addini(
         "traitgate_gate_files",
         "glob patterns of gate files",
         type="args",
@@ -228,11 +237,23 @@ def _session_from_config(config: pytest.Config) -> TraitSession:
         if not option and config.inipath is None:
             cache_dir = invocation / config.getini("traitgate_cache_dir")
         cache = Cache(cache_dir, lazy=True)
+    worker = _xdist_worker()
+    device = config.getoption("traitgate_device") or config.getini("traitgate_device")
+    if worker is not None and device == "auto":
+        from traitgate.models.hf import worker_device  # imports torch: only under xdist
+
+        device = worker_device(device, worker[0], _cuda_devices())
+    try:
+        stall = float(config.getini("traitgate_worker_wait"))
+    except ValueError:
+        raise ConfigError("traitgate_worker_wait in the ini file must be a number") from None
     return TraitSession(
         roles=roles,
         unresolved=unresolved,
         seed=seed_value,
-        device=config.getoption("traitgate_device") or config.getini("traitgate_device"),
+        device=device,
+        shard=worker if cache is not None else None,
+        stall_seconds=stall,
         correction=correction,
         probe_paths=probe_paths,
         log=terminal.log,
@@ -241,6 +262,22 @@ def _session_from_config(config: pytest.Config) -> TraitSession:
         baseline=baseline,
         judge_model=_judge_model(config, invocation, ini_dir),
     )
+
+
+def _xdist_worker() -> tuple[int, int] | None:
+    """(index, count) of this pytest-xdist worker, from the variables xdist sets; None in
+    the controller or a run without xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if not (name.startswith("gw") and name[2:].isdigit() and count.isdigit()):
+        return None
+    return (int(name[2:]), int(count)) if int(count) > 1 else None
+
+
+def _cuda_devices() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def _judge_model(config: pytest.Config, invocation: Path, ini_dir: Path) -> str | None:

@@ -8,7 +8,9 @@ with many large replicates never holds more than one model in memory.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +78,13 @@ class TraitSession:
     baseline: Baseline | None = None
     judge: Judge | None = None  # or built on first use from judge_model
     judge_model: str | None = None  # an inspect-ai model name, or a local model path
+    # under pytest-xdist: (this worker, workers). Each worker first runs the models it owns
+    # (every count-th, from its index), then takes the others' results from the shared
+    # cache once their owner has marked them done; if the cache stops growing for
+    # stall_seconds (a crashed or stuck owner), it runs the model itself.
+    shard: tuple[int, int] | None = None
+    stall_seconds: float = 300.0
+    poll_seconds: float = 0.5
     _results: dict[tuple[str, RunKey], ProbeResult | TraitgateError] = field(default_factory=dict)
     _runs: dict[RunKey, ProbeRun] = field(default_factory=dict)
     _recorded: set[RunKey] = field(default_factory=set)
@@ -111,10 +120,40 @@ class TraitSession:
             for spec in self.roles.get(role, ()):
                 if (spec.location, run.key) not in self._results:
                     needed.setdefault(spec.location, (spec, {}))[1].setdefault(run.key, run)
-        for index, (spec, runs) in enumerate(needed.values(), start=1):
-            self.log(f"[{index}/{len(needed)}] {spec.label}: {len(runs)} probe run(s)")
+        items = list(needed.values())
+        owned = {spec.location for spec, _ in items}
+        if self.shard is not None and self.cache is not None:
+            index, count = self.shard
+            owned = {spec.location for k, (spec, _) in enumerate(items) if k % count == index}
+            items.sort(key=lambda item: item[0].location not in owned)  # own models first
+        for position, (spec, runs) in enumerate(items, start=1):
+            marker = self._marker(spec, runs)
+            if spec.location not in owned and not self._wait_for(marker):
+                self.log(f"{spec.label}: its worker has stalled; running it here")
+            self.log(f"[{position}/{len(items)}] {spec.label}: {len(runs)} probe run(s)")
             for key, result in self._run_model(spec, runs).items():
                 self._results[(spec.location, key)] = result
+            if self.shard is not None and self.cache is not None:
+                self.cache.mark_done(marker)
+
+    def _marker(self, spec: ModelSpec, runs: Mapping[RunKey, ProbeRun]) -> str:
+        """Names one model's probe runs (at this seed) in the cache's completion markers."""
+        raw = repr((spec.location, sorted(map(repr, runs)), self.seed))
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    def _wait_for(self, marker: str) -> bool:
+        """Wait until another worker has marked a model done; False if the cache stopped
+        growing for ``stall_seconds`` first."""
+        assert self.cache is not None
+        last, since = -1, time.monotonic()
+        while not self.cache.is_done(marker):
+            entries = self.cache.count()
+            if entries != last:
+                last, since = entries, time.monotonic()
+            elif time.monotonic() - since > self.stall_seconds:
+                return False
+            time.sleep(self.poll_seconds)
+        return True
 
     def _run_model(
         self, spec: ModelSpec, runs: Mapping[RunKey, ProbeRun]

@@ -1,0 +1,121 @@
+"""pytest-xdist workers: each pins its own GPU and runs its own share of the models, taking
+the others' results from the shared cache (real tiny models, real threads, one cache)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from traitgate import TraitSession, parse_model_specs
+from traitgate.cache import Cache
+from traitgate.models import Backend, ModelSpec
+from traitgate.models.hf import worker_device
+from traitgate.plugin import _xdist_worker
+
+from .conftest import Zoo
+from .test_session import CountingLoader, gate
+
+
+@pytest.mark.parametrize(
+    ("device", "worker", "gpus", "expected"),
+    [
+        ("auto", 0, 4, "cuda:0"),
+        ("auto", 3, 4, "cuda:3"),
+        ("auto", 5, 4, "cuda:1"),  # more workers than GPUs: they share, round robin
+        ("auto", 2, 1, "auto"),  # one GPU: every worker uses it
+        ("auto", 2, 0, "auto"),  # CPU only
+        ("auto", None, 4, "auto"),  # not under xdist
+        ("cuda:1", 3, 4, "cuda:1"),  # an explicit device wins
+        ("cpu", 0, 4, "cpu"),
+    ],
+)
+def test_each_worker_pins_its_own_gpu(
+    device: str, worker: int | None, gpus: int, expected: str
+) -> None:
+    assert worker_device(device, worker, gpus) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "count", "expected"),
+    [("gw0", "2", (0, 2)), ("gw3", "4", (3, 4)), ("gw0", "1", None), ("", "", None)],
+)
+def test_xdist_worker_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, name: str, count: str, expected: tuple[int, int] | None
+) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", name)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", count)
+    assert _xdist_worker() == expected
+
+
+class LockedLoader(CountingLoader):
+    """Loads one model at a time across threads: transformers' loading is not thread-safe
+    (real xdist workers are processes); what is tested is which worker loads what."""
+
+    lock = threading.Lock()
+
+    def __call__(self, spec: ModelSpec) -> Backend:
+        with self.lock:
+            return super().__call__(spec)
+
+
+def _session(zoo: Zoo, loader: CountingLoader, **options: object) -> TraitSession:
+    return TraitSession(
+        roles={
+            "model": parse_model_specs([str(p) for p in zoo.owl[:2]]),
+            "control": parse_model_specs([str(p) for p in zoo.neutral[:2]]),
+        },
+        loader=loader,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+GATES = [
+    gate("owl", "owl", ["model", "control"]),
+    gate("owl-s", "owl", ["model", "control"], measure="sampled"),
+]
+
+
+def _pvalues(session: TraitSession) -> list[float]:
+    outcomes = session.evaluate(GATES)
+    return [outcomes[i].comparison.pvalue for i in range(len(GATES))]  # type: ignore[union-attr]
+
+
+def test_workers_split_the_models_and_agree(zoo: Zoo, tmp_path: Path) -> None:
+    reference = _pvalues(_session(zoo, CountingLoader()))
+    loaders = [LockedLoader(), LockedLoader()]
+    pvalues: list[list[float]] = [[], []]
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            session = _session(zoo, loaders[k], cache=Cache(tmp_path / "c"), shard=(k, 2))
+            session.poll_seconds = 0.05
+            pvalues[k] = _pvalues(session)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    # each model was loaded by exactly one worker; each worker loaded its own two
+    assert sorted(loaders[0].loads + loaders[1].loads) == sorted(
+        p.name for p in [*zoo.owl[:2], *zoo.neutral[:2]]
+    )
+    assert len(loaders[0].loads) == len(loaders[1].loads) == 2
+    assert pvalues[0] == pvalues[1] == reference
+
+
+def test_a_worker_runs_a_stalled_owners_models_itself(zoo: Zoo, tmp_path: Path) -> None:
+    reference = _pvalues(_session(zoo, CountingLoader()))
+    loader = CountingLoader()
+    lines: list[str] = []
+    session = _session(zoo, loader, cache=Cache(tmp_path / "c"), shard=(1, 2), log=lines.append)
+    session.poll_seconds, session.stall_seconds = 0.05, 0.3
+    assert _pvalues(session) == reference  # worker 0 never came: it did all four
+    assert len(loader.loads) == 4
+    assert sum("its worker has stalled" in line for line in lines) == 2
