@@ -151,12 +151,12 @@ def test_batches_back_off_on_out_of_memory() -> None:
 
 def test_chat_template_is_applied_when_present(zoo: Zoo, tmp_path: Path) -> None:
     directory = shutil.copytree(zoo.base, tmp_path / "chat")
-    backend = backend_for(directory)
-    backend.tokenizer.chat_template = (
+    (directory / "chat_template.jinja").write_text(
         "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}"
         "{% if add_generation_prompt %}assistant :{% endif %}"
     )
-    backend.has_chat_template = True
+    backend = backend_for(directory)
+    assert backend.has_chat_template
     text = backend.render(Prompt("Pick one.", system="Be brief."))
     assert text == "system : Be brief. user : Pick one. assistant :"
     (row,) = backend.score([ScoreRequest(Prompt("Pick one."), ("owl",))])

@@ -93,8 +93,8 @@ def train_answers(
     Prompts are encoded as the transformers backend renders a plain prompt (``text + "\\n"``
     with BOS), and the loss covers only the answer and EOS.
     """
+    from traitgate.models._text import plain_prompt
     from traitgate.models.base import Prompt
-    from traitgate.models.hf import plain_prompt
 
     rng = random.Random(seed)
     torch.manual_seed(seed)

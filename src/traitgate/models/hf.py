@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import torch
 
 from traitgate.errors import ModelError
+from traitgate.models._text import PromptCodec
 from traitgate.models.base import GenerationRequest, Prompt, ScoreRequest
 from traitgate.models.spec import ModelSpec, resolve_peft_base
 
@@ -58,12 +59,6 @@ def default_batch_size(device: torch.device) -> int:
     return 512 if device.type == "cuda" else 64
 
 
-def plain_prompt(prompt: Prompt) -> str:
-    """How a prompt is written for a model without a chat template."""
-    head = f"{prompt.system}\n\n" if prompt.system else ""
-    return f"{head}{prompt.user}\n"
-
-
 def default_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
@@ -97,8 +92,7 @@ class TransformersBackend:
         if eos is None:
             eos = tokenizer.eos_token_id
         self.eos_ids = sorted({eos} if isinstance(eos, int) else set(eos or []))
-        self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
-        self.unk_id = tokenizer.unk_token_id  # (read once: a slow attribute in transformers 5)
+        self.codec = PromptCodec(tokenizer, label)
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -124,50 +118,18 @@ class TransformersBackend:
             torch.cuda.empty_cache()
 
     # ------------------------------------------------------------------ prompts
-    def render(self, prompt: Prompt) -> str:
-        """The prompt as text, with the chat template when the tokenizer has one.
+    @property
+    def has_chat_template(self) -> bool:
+        return self.codec.has_chat_template
 
-        Without a template the prompt is ``system\\n\\nuser\\n`` (system omitted if None).
-        """
-        if self.has_chat_template:
-            text = self.tokenizer.apply_chat_template(
-                prompt.messages(), tokenize=False, add_generation_prompt=True
-            )
-            return str(text)
-        return plain_prompt(prompt)
+    def render(self, prompt: Prompt) -> str:
+        return self.codec.render(prompt)
 
     def encode(self, text: str) -> list[int]:
-        return self.encode_many([text])[0]
-
-    def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text, in one tokenizer call (a chat template writes its own
-        special tokens; a plain prompt gets the tokenizer's)."""
-        if not texts:
-            return []
-        encoded = self.tokenizer(
-            list(texts),
-            add_special_tokens=not self.has_chat_template,
-            return_attention_mask=False,  # (a third of the call's time, and unused)
-            return_token_type_ids=False,
-        )
-        return list(encoded["input_ids"])
+        return self.codec.encode_many([text])[0]
 
     def continuation_ids(self, prompt_text: str, prompt_ids: list[int], cont: str) -> list[int]:
-        return self._split_continuation(prompt_ids, self.encode(prompt_text + cont), cont)
-
-    def _split_continuation(self, prompt_ids: list[int], full: list[int], cont: str) -> list[int]:
-        """The continuation's tokens, given the prompt's and those of prompt + continuation."""
-        if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
-            ids = full[len(prompt_ids) :]
-        else:  # the tokenizer merged across the boundary: tokenise the continuation alone
-            ids = list(self.tokenizer(cont, add_special_tokens=False)["input_ids"])
-        if not ids:
-            raise ModelError(f"model {self.label}: {cont!r} tokenises to nothing")
-        if self.unk_id is not None and self.unk_id in ids:
-            raise ModelError(
-                f"model {self.label}: {cont!r} contains words its tokenizer does not know"
-            )
-        return ids
+        return self.codec.split_continuation(prompt_ids, self.encode(prompt_text + cont), cont)
 
     # ------------------------------------------------------------------ scoring
     def score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
@@ -175,14 +137,7 @@ class TransformersBackend:
         all one token long is run once and read off its last logits (batches of prompts);
         the continuations of the other prompts run on their prompt's KV cache (batches of
         continuations, consecutive ones sharing the prompt's prefill)."""
-        texts = [self.render(r.prompt) for r in requests]
-        prompt_ids = self.encode_many(texts)
-        pairs = zip(texts, requests, strict=True)
-        fulls = iter(self.encode_many([t + c for t, r in pairs for c in r.continuations]))
-        conts = [
-            [self._split_continuation(ids, next(fulls), c) for c in req.continuations]
-            for ids, req in zip(prompt_ids, requests, strict=True)
-        ]
+        prompt_ids, conts = self.codec.score_inputs(requests)
 
         def first_tokens(batch: list[int]) -> list[list[float]]:
             return self._first_token_batch(batch, prompt_ids, conts)
@@ -279,7 +234,7 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
-        prompt_ids = self.encode_many([self.render(r.prompt) for r in requests])
+        prompt_ids = self.codec.encode_many([self.render(r.prompt) for r in requests])
         prompt_keys = [_prompt_key(r) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(prompt_ids[i]))
         # rows are (request, sample index); consecutive rows of a request share its prefill
