@@ -6,7 +6,9 @@ Kinds:
 - ``peft``: a PEFT adapter directory (adapter_config.json); its base is resolved from it;
 - ``state_dict``: one ``.safetensors``/``.ckpt``/``.pt``/``.bin`` file, with an architecture
   directory (config + tokenizer) given by ``--model-architecture``;
-- ``hub``: ``hf:org/name``, fetched with huggingface_hub (or read from its local cache).
+- ``hub``: ``hf:org/name``, fetched with huggingface_hub (or read from its local cache);
+- ``inspect``: ``inspect:provider/model``, any model inspect-ai serves (an API);
+- ``vllm``: ``vllm:<dir>``, a local model directory served by vLLM (optional extra).
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from typing import Literal
 
 from traitgate.errors import ModelError
 
-Kind = Literal["hf_dir", "peft", "state_dict", "hub", "inspect"]
+Kind = Literal["hf_dir", "peft", "state_dict", "hub", "inspect", "vllm"]
 STATE_DICT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 HUB_PREFIX = "hf:"
 INSPECT_PREFIX = "inspect:"
+VLLM_PREFIX = "vllm:"
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,22 @@ def _expand(value: str, base_dir: Path | None, architecture: Path | None) -> lis
                 f"model {value!r}: an inspect-ai model looks like inspect:provider/model"
             )
         return [ModelSpec(value, "inspect", name)]
+    if value.startswith(VLLM_PREFIX):
+        local = [
+            ModelSpec(value, "vllm", s.location)
+            for s in _expand(value[len(VLLM_PREFIX) :], base_dir, None)
+            if s.kind == "hf_dir"
+        ]
+        if not local:
+            raise ModelError(
+                f"model {value!r}: vllm: takes local model directories (config.json, weights, "
+                "tokenizer); download hub models first"
+            )
+        return local
     if ":" in value.split("/")[0] and not Path(value).exists():
         raise ModelError(
-            f"model {value!r}: unknown provider prefix; use a local path, hf:org/name or "
-            "inspect:provider/model"
+            f"model {value!r}: unknown provider prefix; use a local path, hf:org/name, "
+            "inspect:provider/model or vllm:<local path>"
         )
     path = Path(value).expanduser()
     if base_dir is not None and not path.is_absolute():
