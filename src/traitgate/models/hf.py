@@ -295,13 +295,13 @@ class TransformersBackend:
                 past_key_values=cache,
                 use_cache=True,
             ).logits[:, -1, :]
-        generated = torch.stack(steps, dim=1).tolist()
-        texts = []
-        for (ri, _), tokens in zip(rows, generated, strict=True):
-            tokens = tokens[: requests[ri].max_new_tokens]
-            cut = next((k for k, t in enumerate(tokens) if t in self.eos_ids), len(tokens))
-            texts.append(self.tokenizer.decode(tokens[:cut], skip_special_tokens=True).strip())
-        return texts
+        generated = torch.stack(steps, dim=1)
+        width = generated.shape[1]
+        # each row ends before its first end-of-sequence token or at its own token limit
+        stop = torch.isin(generated, eos) | (torch.arange(width, device=dev) >= limits[:, None])
+        cut = torch.where(stop.any(-1), stop.int().argmax(-1), torch.full_like(limits, width))
+        kept = [row[:c] for row, c in zip(generated.tolist(), cut.tolist(), strict=True)]
+        return [t.strip() for t in self.tokenizer.batch_decode(kept, skip_special_tokens=True)]
 
     # ------------------------------------------------------------------ helpers
     def _left_pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
