@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 #   make TORCH_SPEC=torch test     (or install torch yourself first)
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv test demo lint clean
+.PHONY: venv test demo lint clean bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 lint: venv
-	$(VENV)/bin/ruff check src tests fixtures scripts
-	$(VENV)/bin/ruff format --check src tests fixtures scripts
+	$(VENV)/bin/ruff check src tests fixtures scripts bench
+	$(VENV)/bin/ruff format --check src tests fixtures scripts bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/traitgate lint probes/ evals/
 
@@ -48,5 +48,17 @@ demo: venv
 	  status=$$?; if [ $$status -ne 1 ]; then echo "demo: expected failing gates (exit 1), got $$status"; exit 1; fi
 	@echo; echo "demo: as expected, transfer was caught in the students only (report: traitgate-report/report.html)."
 
+# Benchmarks against inspect-ai's hf/ provider and lm-eval's HF backend (BENCHMARKS.md), in a
+# venv of their own so the test venv stays what CI installs. BENCH_ARGS: e.g. --only a.
+BENCH_VENV ?= .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check '$(TORCH_SPEC)'
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/run.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .traitgate_cache traitgate-report traitgate-baseline
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .traitgate_cache traitgate-report traitgate-baseline
