@@ -54,7 +54,9 @@ def manual_logprob(backend: TransformersBackend, prompt: Prompt, answer: str) ->
 
 
 def test_scores_are_exact_log_probabilities(base: TransformersBackend) -> None:
-    answers = ("owl", "dolphin", "wolf dog")  # prompts of different lengths share a batch
+    # prompts of different lengths share a batch; one-token answers beside longer ones, and
+    # two answers that share all but their last token (one pass on the cache serves both)
+    answers = ("owl", "dolphin", "wolf dog", "wolf cat", "owl owl cat")
     scores = base.score([ScoreRequest(p, answers) for p in PROMPTS])
     for prompt, row in zip(PROMPTS, scores, strict=True):
         for answer, value in zip(answers, row, strict=True):

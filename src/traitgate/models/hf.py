@@ -209,28 +209,43 @@ class TransformersBackend:
         pick = torch.tensor([slot[ri] for ri, _, _ in rows], device=dev)
         first = torch.tensor([cont[0] for _, _, cont in rows], device=dev)
         total = torch.log_softmax(prefill.logits[:, -1].float(), dim=-1)[pick, first]
-        width = max(len(cont) for _, _, cont in rows) - 1
-        if width == 0:
+        # the rest of each longer continuation runs on its prompt's cache; rows with the
+        # same prompt and the same tokens before their last one share that pass
+        tails = list(dict.fromkeys((ri, tuple(c[:-1])) for ri, _, c in rows if len(c) > 1))
+        if not tails:
             return [float(v) for v in total.tolist()]
+        tail_of = {key: k for k, key in enumerate(tails)}
+        width = max(len(inp) for _, inp in tails)
+        tail_pick = torch.tensor([slot[ri] for ri, _ in tails], device=dev)
         cache = prefill.past_key_values
-        cache.batch_select_indices(pick)
-        inputs = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        targets = torch.zeros((len(rows), width), dtype=torch.long)
-        tail_mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for j, (_, _, cont) in enumerate(rows):
-            inputs[j, : len(cont) - 1] = torch.tensor(cont[:-1])
-            targets[j, : len(cont) - 1] = torch.tensor(cont[1:])
-            tail_mask[j, : len(cont) - 1] = 1
-        inputs, targets, tail_mask = inputs.to(dev), targets.to(dev), tail_mask.to(dev)
+        cache.batch_select_indices(tail_pick)
+        inputs = torch.full((len(tails), width), self.pad_id, dtype=torch.long)
+        tail_mask = torch.zeros((len(tails), width), dtype=torch.long)
+        for j, (_, inp) in enumerate(tails):
+            inputs[j, : len(inp)] = torch.tensor(inp)
+            tail_mask[j, : len(inp)] = 1
+        inputs, tail_mask = inputs.to(dev), tail_mask.to(dev)
         logits = self.model(
             input_ids=inputs,
-            attention_mask=torch.cat([mask[pick], tail_mask], dim=1),
-            position_ids=positions[pick, -1:] + 1 + torch.arange(width, device=dev),
+            attention_mask=torch.cat([mask[tail_pick], tail_mask], dim=1),
+            position_ids=positions[tail_pick, -1:] + 1 + torch.arange(width, device=dev),
             past_key_values=cache,
             use_cache=True,
-        ).logits.float()
-        picked = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        return [float(v) for v in (total + (picked * tail_mask).sum(-1)).tolist()]
+        ).logits
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        longer = [(k, ri, c) for k, (ri, _, c) in enumerate(rows) if len(c) > 1]
+        # (row, position, token) of every continuation token after the first
+        row_ix = [tail_of[(ri, tuple(c[:-1]))] for _, ri, c in longer for _ in c[1:]]
+        pos_ix = [i for _, _, c in longer for i in range(len(c) - 1)]
+        tok_ix = [t for _, _, c in longer for t in c[1:]]
+        picked = logprobs[
+            torch.tensor(row_ix, device=dev),
+            torch.tensor(pos_ix, device=dev),
+            torch.tensor(tok_ix, device=dev),
+        ]
+        owner = torch.tensor([k for k, _, c in longer for _ in c[1:]], device=dev)
+        total = total.index_add(0, owner, picked)
+        return [float(v) for v in total.tolist()]
 
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
