@@ -1,0 +1,47 @@
+"""bench/run.py stays runnable: the exact-vs-sampled benchmark on the committed zoo (the
+comparisons with inspect-ai and lm-eval need the bench extra and minutes; `make bench`)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_exact_vs_sampled_on_the_zoo(bench: ModuleType, tmp_path: Path) -> None:
+    out = tmp_path / "c.json"
+    assert bench.main(["--only", "c", "--sample-grid", "1", "2", "--out", str(out)]) == 0
+    c = json.loads(out.read_text())["c"]
+    # the zoo's students carry the teacher's owl preference: the exact measure finds it
+    assert c["exact"]["p"] < 0.01
+    # one forward pass over the 36 prompts per model (every candidate is one token)
+    assert c["exact"]["tokens"] % (8 * 36) == 0
+    for scheme in ("shared", "independent"):
+        grid = c[scheme]["grid"]
+        assert set(grid) == {"1", "2"}
+        # more samples cost more model tokens; one sample already costs more than exact
+        assert c["exact"]["tokens"] < grid["1"]["tokens"] < grid["2"]["tokens"]
+        if c[scheme]["samples_needed"] is None:
+            assert c[scheme]["tokens_ratio"] is None
+
+
+def test_children_get_the_same_options_for_one_benchmark(bench: ModuleType) -> None:
+    argv = ["--only", "a", "b", "--out", "x.json", "--samples", "10", "--device", "cpu"]
+    assert bench.strip_selection(argv) == ["--samples", "10", "--device", "cpu"]
