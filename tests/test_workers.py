@@ -78,7 +78,7 @@ GATES = [
 
 
 def _pvalues(session: TraitSession) -> list[float]:
-    outcomes = session.evaluate(GATES)
+    outcomes = session.evaluate(GATES, collected=True)
     return [outcomes[i].comparison.pvalue for i in range(len(GATES))]  # type: ignore[union-attr]
 
 
@@ -119,3 +119,12 @@ def test_a_worker_runs_a_stalled_owners_models_itself(zoo: Zoo, tmp_path: Path) 
     assert _pvalues(session) == reference  # worker 0 never came: it did all four
     assert len(loader.loads) == 4
     assert sum("its worker has stalled" in line for line in lines) == 2
+
+
+def test_work_only_one_worker_asks_for_is_not_shared(zoo: Zoo, tmp_path: Path) -> None:
+    # a Python test's ad-hoc gate runs on one worker only: waiting for the others would hang
+    loader = CountingLoader()
+    session = _session(zoo, loader, cache=Cache(tmp_path / "c"), shard=(1, 2))
+    session.stall_seconds = 3600.0
+    session.evaluate(GATES)  # not the collected family
+    assert len(loader.loads) == 4

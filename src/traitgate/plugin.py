@@ -438,7 +438,7 @@ def _family_outcomes(session: pytest.Session) -> dict[str, GateResult | Exceptio
                 )
                 outcomes = dict.fromkeys(range(len(items)), note)
             else:
-                outcomes = dict(ts.evaluate([i.gate for i in items]))
+                outcomes = dict(ts.evaluate([i.gate for i in items], collected=True))
                 if update is not None:
                     ts.record_baseline(update)
         except TraitgateError as exc:  # the recording failed: every gate says why

@@ -105,8 +105,12 @@ class TraitSession:
         return specs
 
     # ------------------------------------------------------------------ running probes
-    def prefetch(self, work: Sequence[tuple[Role, ProbeRun]]) -> None:
+    def prefetch(self, work: Sequence[tuple[Role, ProbeRun]], *, shared: bool = False) -> None:
         """Compute every (role, probe run) result not yet known, one model at a time.
+
+        ``shared``: every pytest-xdist worker asks for this same work (the collected gate
+        family), so with a ``shard`` each runs its share and waits for the others' (work
+        that only one worker asks for must not wait on the others).
 
         A model that cannot be loaded, or a probe it cannot run (say, a candidate its
         tokenizer does not know), is remembered as that result's error: the gates that need
@@ -122,7 +126,9 @@ class TraitSession:
                     needed.setdefault(spec.location, (spec, {}))[1].setdefault(run.key, run)
         items = list(needed.values())
         owned = {spec.location for spec, _ in items}
-        if self.shard is not None and self.cache is not None:
+        sharded = shared and self.shard is not None and self.cache is not None
+        if sharded:
+            assert self.shard is not None
             index, count = self.shard
             owned = {spec.location for k, (spec, _) in enumerate(items) if k % count == index}
             items.sort(key=lambda item: item[0].location not in owned)  # own models first
@@ -133,12 +139,18 @@ class TraitSession:
             self.log(f"[{position}/{len(items)}] {spec.label}: {len(runs)} probe run(s)")
             for key, result in self._run_model(spec, runs).items():
                 self._results[(spec.location, key)] = result
-            if self.shard is not None and self.cache is not None:
+            if sharded:
+                assert self.cache is not None
                 self.cache.mark_done(marker)
 
     def _marker(self, spec: ModelSpec, runs: Mapping[RunKey, ProbeRun]) -> str:
-        """Names one model's probe runs (at this seed) in the cache's completion markers."""
-        raw = repr((spec.location, sorted(map(repr, runs)), self.seed))
+        """Names one model's probe runs (its weights, the runs, the seed) in the cache's
+        completion markers."""
+        try:
+            weights = spec.fingerprint()
+        except (OSError, TraitgateError):  # its run will report the error
+            weights = spec.location
+        raw = repr((weights, sorted(map(repr, runs)), self.seed))
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     def _wait_for(self, marker: str) -> bool:
@@ -273,9 +285,13 @@ class TraitSession:
         return [run for key, run in self._runs.items() if key not in self._recorded]
 
     # ------------------------------------------------------------------ gates
-    def evaluate(self, gates: Sequence[Gate]) -> dict[int, GateResult | TraitgateError]:
+    def evaluate(
+        self, gates: Sequence[Gate], *, collected: bool = False
+    ) -> dict[int, GateResult | TraitgateError]:
         """Verdicts for a family of gates, keyed by position; a gate's own error is kept
-        as its outcome and does not stop the others. p-values are corrected together."""
+        as its outcome and does not stop the others. p-values are corrected together.
+        ``collected``: these are the session's collected gates, which every pytest-xdist
+        worker evaluates (so the workers share out the models)."""
         outcomes: dict[int, GateResult | TraitgateError] = {}
         runnable = []
         self.plan(gates)
@@ -288,7 +304,8 @@ class TraitSession:
             except TraitgateError as exc:
                 outcomes[i] = exc
         self.prefetch(
-            [(role, ProbeRun.of(gates[i])) for i in runnable for role in gates[i].spec.compare]
+            [(role, ProbeRun.of(gates[i])) for i in runnable for role in gates[i].spec.compare],
+            shared=collected,
         )
         family = []
         for i in runnable:
