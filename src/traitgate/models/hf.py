@@ -144,7 +144,7 @@ class TransformersBackend:
 
         order = sorted(range(len(requests)), key=lambda i: len(prompt_ids[i]))
         short = [ri for ri in order if all(len(ids) == 1 for ids in conts[ri])]
-        out: list[list[float]] = [[] for _ in requests]
+        out: list[list[float]] = [[0.0] * len(r.continuations) for r in requests]
         for ri, values in zip(short, _batched_with_backoff(short, first_tokens, self), strict=True):
             out[ri] = values
         # rows of one prompt are consecutive; prompts of similar length share a batch
@@ -156,10 +156,10 @@ class TransformersBackend:
         def on_cache(batch: list[tuple[int, int, list[int]]]) -> list[float]:
             return self._cached_prompt_batch(batch, prompt_ids)
 
-        for (ri, _, _), value in zip(
+        for (ri, ci, _), value in zip(
             rows, _batched_with_backoff(rows, on_cache, self), strict=True
         ):
-            out[ri].append(value)  # a request's rows come in continuation order
+            out[ri][ci] = value
         return out
 
     @torch.inference_mode()
@@ -231,18 +231,15 @@ class TransformersBackend:
             position_ids=positions[tail_pick, -1:] + 1 + torch.arange(width, device=dev),
             past_key_values=cache,
             use_cache=True,
-        ).logits
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        ).logits.float()
+        norm = torch.logsumexp(logits, dim=-1)  # log p = logit - norm (no vocab-sized copy)
         longer = [(k, ri, c) for k, (ri, _, c) in enumerate(rows) if len(c) > 1]
         # (row, position, token) of every continuation token after the first
         row_ix = [tail_of[(ri, tuple(c[:-1]))] for _, ri, c in longer for _ in c[1:]]
         pos_ix = [i for _, _, c in longer for i in range(len(c) - 1)]
         tok_ix = [t for _, _, c in longer for t in c[1:]]
-        picked = logprobs[
-            torch.tensor(row_ix, device=dev),
-            torch.tensor(pos_ix, device=dev),
-            torch.tensor(tok_ix, device=dev),
-        ]
+        at = (torch.tensor(row_ix, device=dev), torch.tensor(pos_ix, device=dev))
+        picked = logits[(*at, torch.tensor(tok_ix, device=dev))] - norm[at]
         owner = torch.tensor([k for k, _, c in longer for _ in c[1:]], device=dev)
         total = total.index_add(0, owner, picked)
         return [float(v) for v in total.tolist()]
