@@ -6,8 +6,11 @@ imported only when such a model is loaded; without it, loading says how to insta
 Prompts and continuations are rendered and tokenised exactly as the transformers backend
 does (:mod:`traitgate.models._text`) and handed to vLLM as token ids, so both backends run
 the same sequences. Scores are the log-probabilities vLLM reports for prompt tokens
-(``prompt_logprobs``), with prefix caching, so a prompt shared by many continuations is
-computed once. Samples come from vLLM's sampler with a seed per request derived from
+(``prompt_logprobs`` on prompt + continuation). vLLM does not read its prefix cache for
+requests that ask for prompt log-probabilities (it has no cached logits), so each
+continuation costs a full pass; the transformers backend, which runs each prompt once, can
+be the faster scorer. Generation uses the prefix cache (the samples of a prompt share its
+prefill). Samples come from vLLM's sampler with a seed per request derived from
 (seed, prompt): reproducible on the same vLLM version and GPU, independent of batching,
 but not the transformers backend's samples (its rates agree in distribution, not draw by
 draw).
