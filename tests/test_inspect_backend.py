@@ -111,10 +111,20 @@ def test_a_gate_on_inspect_candidates(tmp_path: Path) -> None:
         f"prompts:\n{prompts}\ncandidates: [owl, cat]\n"
         "measures: {sampled: {samples: 40}}\n"
     )
-    shares = {"inspect:a/owlish": 0.7, "inspect:a/plain-1": 0.5, "inspect:a/plain-2": 0.5}
+    # controls differ a little, as fine-tuned replicates do: identical ones would answer
+    # identically (same per-sample seeds), and with no spread 1 vs 2 models cannot go below
+    # the exact permutation p of 1/3
+    shares = {
+        "inspect:a/owlish": 0.7,
+        "inspect:a/plain-1": 0.5,
+        "inspect:a/plain-2": 0.51,
+        "inspect:a/plain-3": 0.52,
+    }
     roles = {
         "model": parse_model_specs(["inspect:a/owlish"]),
-        "control": parse_model_specs(["inspect:a/plain-1", "inspect:a/plain-2"]),
+        "control": parse_model_specs(
+            ["inspect:a/plain-1", "inspect:a/plain-2", "inspect:a/plain-3"]
+        ),
     }
 
     def loader(spec):  # type: ignore[no-untyped-def]
