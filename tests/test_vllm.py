@@ -4,7 +4,10 @@ need vllm and a CUDA GPU (CI has neither and reports them as skipped)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,6 +42,16 @@ def test_vllm_specs_are_local_model_directories(zoo: Zoo) -> None:
     globbed = parse_model_specs([f"vllm:{zoo.root}/owl-s*"])
     assert [s.label for s in globbed] == ["owl-s0", "owl-s1", "owl-s2"]
     assert {s.kind for s in globbed} == {"vllm"}
+
+
+def test_a_vllm_glob_that_matches_an_adapter_is_an_error(zoo: Zoo, tmp_path: Path) -> None:
+    shutil.copytree(zoo.base, tmp_path / "m-full")
+    (tmp_path / "m-adapter").mkdir()
+    (tmp_path / "m-adapter" / "adapter_config.json").write_text(
+        json.dumps({"base_model_name_or_path": str(zoo.base)})
+    )
+    with pytest.raises(ModelError, match="m-adapter; download hub models, merge adapters"):
+        parse_model_specs([f"vllm:{tmp_path}/m-*"])
 
 
 @pytest.mark.parametrize(

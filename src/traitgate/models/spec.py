@@ -98,17 +98,14 @@ def _expand(value: str, base_dir: Path | None, architecture: Path | None) -> lis
             )
         return [ModelSpec(value, "inspect", name)]
     if value.startswith(VLLM_PREFIX):
-        local = [
-            ModelSpec(value, "vllm", s.location)
-            for s in _expand(value[len(VLLM_PREFIX) :], base_dir, None)
-            if s.kind == "hf_dir"
-        ]
-        if not local:
+        inner = _expand(value[len(VLLM_PREFIX) :], base_dir, None)
+        other = next((s for s in inner if s.kind != "hf_dir"), None)
+        if other is not None:  # a glob must not drop an adapter or a hub id silently
             raise ModelError(
                 f"model {value!r}: vllm: takes local model directories (config.json, weights, "
-                "tokenizer); download hub models first"
+                f"tokenizer), not {other.location}; download hub models, merge adapters first"
             )
-        return local
+        return [ModelSpec(value, "vllm", s.location) for s in inner]
     if ":" in value.split("/")[0] and not Path(value).exists():
         raise ModelError(
             f"model {value!r}: unknown provider prefix; use a local path, hf:org/name, "
