@@ -193,6 +193,11 @@ class Cache:
         row = self._conn.execute("SELECT 1 FROM meta WHERE name = ?", (f"done:{name}",))
         return row.fetchone() is not None
 
+    def write_mark(self) -> int:
+        """A number that grows with every stored entry (the newest rowid): a cheap way to see
+        that someone is still writing, where COUNT(*) would scan the table."""
+        return int(self._conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM entries").fetchone()[0])
+
     def count(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
 

@@ -159,7 +159,7 @@ class TraitSession:
         assert self.cache is not None
         last, since = -1, time.monotonic()
         while not self.cache.is_done(marker):
-            entries = self.cache.count()
+            entries = self.cache.write_mark()
             if entries != last:
                 last, since = entries, time.monotonic()
             elif time.monotonic() - since > self.stall_seconds:
