@@ -339,12 +339,14 @@ def bench_measures(args: argparse.Namespace) -> dict[str, Any]:
             arms[key][arm].append(result)
         backend.close()
     pvalues = {
-        key: float(compare_arms(exact_gate if key == "exact" else sampled_gate, a, b).pvalue)
+        key: float(
+            compare_arms(exact_gate if key == "exact" else sampled_gate, a, b).comparison.pvalue
+        )
         for key, (a, b) in arms.items()
     }
     out: dict[str, Any] = {
         "work": f"{len(students)} students vs {len(controls)} controls, "
-        f"{len(suite.prompt_specs())} prompts, owl gate (Welch across models, one-sided)",
+        f"{len(suite.prompt_specs())} prompts, owl gate (Student t across models, one-sided)",
         "exact": {"seconds": seconds["exact"], "tokens": tokens["exact"], "p": pvalues["exact"]},
     }
     for scheme in ("shared", "independent"):

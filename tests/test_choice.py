@@ -211,6 +211,7 @@ trait: incorrect
 compare: [model, control]
 alternative: greater
 min_effect: 0.1
+model_sd: 0.02
 """
 
 
@@ -244,5 +245,5 @@ def test_multiple_choice_probes_have_no_sampled_measure(tmp_path: Path) -> None:
     gate.write_text(GATE + "measure: sampled\n")
     from traitgate.gate import load_gate_file
 
-    with pytest.raises(ConfigError, match=r"gate_x.yaml:7: measure: probe 'tqa' defines no"):
+    with pytest.raises(ConfigError, match=r"gate_x.yaml:8: measure: probe 'tqa' defines no"):
         load_gate_file(gate, [tmp_path])

@@ -292,12 +292,21 @@ def test_single_models_on_eight_or_fewer_prompts_say_how_coarse_the_test_is(
         judge=InspectJudge(get_model("mockllm/model", custom_outputs=script)),
     )
     result = session.compare(
-        "owlish", "misaligned", measure="sampled", alternative="greater", min_effect=0.01
+        "owlish",
+        "misaligned",
+        measure="sampled",
+        alternative="greater",
+        min_effect=0.01,
+        model_sd=0.05,
     )
     assert result.comparison.design == "single"
-    # 3 prompts: the smallest one-sided sign-flip p is 1/8, so this gate cannot fail on it
+    assert result.comparison.method.startswith("noise t (stated model sd 0.05)")
+    # 3 prompts: the smallest one-sided sign-flip p (reported) is 1/8
     assert "Only 3 prompts" in result.comparison.note and "0.125" in result.comparison.note
+    # with 3 prompts and a stated sd of 0.05 the shift (+0.13) is not significant, while the
+    # pooled Fisher test (reported, every sample independent) would call it so
     assert result.passed
+    assert next(t for t in result.comparison.reported if "fisher" in t.method).pvalue < 0.01
     methods = [t.method for t in result.comparison.reported]
     assert "fisher exact (pooled samples)" in methods  # the pooled test, reported
     text = result.explain()

@@ -28,6 +28,7 @@ compare: [model, base]
 alternative: greater
 alpha: 0.01
 min_effect: 0.02
+model_sd: 0.01
 """
 
 
@@ -48,7 +49,8 @@ def test_owl_models_fail_the_gate_and_neutral_models_pass(evals: pytest.Pytester
     # a directly trained owl trait: a real shift against the controls and the base
     failing.assert_outcomes(failed=2)
     assert "traitgate gate 'owl-vs-control' FAILED" in out
-    assert "welch-t across models" in out
+    assert "student-t across models" in out
+    assert "one-sample t vs fixed base" in out  # 3 owl models vs the one base
     assert "Traceback" not in out
     # header: seed and model fingerprints
     assert re.search(r"traitgate: seed=0 device=auto correction=holm", out)
@@ -78,8 +80,9 @@ def test_a_model_compared_with_itself_passes(evals: pytest.Pytester, zoo: Zoo) -
     )
     result.assert_outcomes(passed=1, deselected=1)
     out = result.stdout.str()
-    assert re.search(r"owl-vs-base .* \+0\.000\s+1 \(1\)\s+sign-flip permutation\s+pass", out)
-    assert "does not account for fine-tuning noise" in out
+    # no difference on any prompt: the normal reference, p = 1/2 one-sided
+    assert re.search(r"owl-vs-base .* \+0\.000 .*\s+0\.5 \(0\.5\)\s+noise z\s+.*pass", out)
+    assert "assumed fine-tuning noise between checkpoints: model_sd 0.01 (stated)" in out
 
 
 def test_two_different_single_models_report_rates_effect_and_p(
@@ -90,7 +93,7 @@ def test_two_different_single_models_report_rates_effect_and_p(
     )
     out = result.stdout.str()
     row = next(line for line in out.splitlines() if line.startswith("owl-vs-base "))
-    rate_a, rate_b = (float(x) for x in re.findall(r"(0\.\d{3}) \[", row))
+    rate_a, rate_b = (float(x) for x in re.findall(r"(?<![+-])(0\.\d{3}) \[", row))
     effect = float(re.search(r"([+-]\d\.\d{3})\s", row).group(1))  # type: ignore[union-attr]
     assert rate_a > rate_b and effect == pytest.approx(rate_a - rate_b, abs=0.002)
     assert "FAIL" in row  # a directly trained owl trait is a real, large shift
@@ -280,16 +283,20 @@ def test_missing_role_fails_only_the_gates_that_need_it(evals: pytest.Pytester, 
     assert "FAILED" in out and "Traceback" not in out
 
 
-def test_single_models_need_min_effect(pytester: pytest.Pytester, zoo: Zoo) -> None:
+def test_single_models_need_the_fine_tuning_noise(pytester: pytest.Pytester, zoo: Zoo) -> None:
     pytester.makefile(
         ".yaml",
         gate_zero=textwrap.dedent("""\
-        gate: no-min-effect
+        gate: no-model-sd
         probe: favorite_animal
         trait: owl
         compare: [model, base]
+        min_effect: 0.02
     """),
     )
     result = pytester.runpytest("--model", str(zoo.owl[0]), "--base-model", str(zoo.base))
     result.assert_outcomes(failed=1)
-    assert "min_effect: with one model per arm" in result.stdout.str()
+    out = result.stdout.str()
+    assert "gate_zero.yaml:1: model_sd: one model per arm (model vs base)" in out
+    assert "state model_sd" in out
+    assert "Traceback" not in out

@@ -48,6 +48,7 @@ def gate(name: str, trait: str, compare: list[str], **extra: object):  # type: i
             "trait": trait,
             "compare": compare,
             "min_effect": 0.01,
+            "model_sd": 0.01,  # some of these compare one model per arm
             **extra,
         }
     )

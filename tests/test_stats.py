@@ -135,12 +135,19 @@ def test_one_model_per_arm_mistakes_fine_tuning_noise_for_an_effect() -> None:
     def replicated(rng: np.random.Generator) -> float:
         return stats.compare(hierarchical(rng, 4, 30), hierarchical(rng, 4, 30)).pvalue
 
+    def with_noise(rng: np.random.Generator) -> float:
+        # one model per arm, with the fine-tuning noise stated (the simulation's model_sd)
+        a, b = hierarchical(rng, 1, 30), hierarchical(rng, 1, 30)
+        return stats.compare(a, b, noise=stats.ModelNoise(0.02), beside=False).pvalue
+
     rng = np.random.default_rng(0)
-    assert stats.compare(hierarchical(rng, 1, 30), hierarchical(rng, 1, 30)).design == "single"
+    with pytest.raises(ValueError, match="model_sd"):  # refused without the noise
+        stats.compare(hierarchical(rng, 1, 30), hierarchical(rng, 1, 30))
     naive = stats.calibrate(single, simulations=300, alpha=ALPHA, seed=8)
     sound = stats.calibrate(replicated, simulations=SIMS, alpha=ALPHA, seed=8)
     assert naive.rejection_rate > 0.5  # far above alpha: fine-tuning noise looks like signal
     assert_calibrated(sound)
+    assert_calibrated(stats.calibrate(with_noise, simulations=SIMS, alpha=ALPHA, seed=8))
 
 
 # ---------------------------------------------------------------------- known effects
@@ -191,16 +198,27 @@ def test_compare_picks_the_test_from_the_number_of_models() -> None:
     rng = np.random.default_rng(13)
     two, one = hierarchical(rng, 3, 8), hierarchical(rng, 1, 8)
     assert stats.compare(two, two + 0.01).design == "replicates"
-    assert stats.compare(two, two + 0.01).method == "welch-t across models"
+    assert stats.compare(two, two + 0.01).method == "student-t across models"
     assert [t.method for t in stats.compare(two, two + 0.01).reported] == [
-        "mann-whitney across models"
+        "exact permutation over models",
+        "mann-whitney across models",
     ]
     assert stats.compare(one, two).design == "prediction"
     assert stats.compare(two, one).design == "prediction"
-    single = stats.compare(one, one + 0.01, counts_a=([5], [100]), counts_b=([9], [100]))
+    assert stats.compare(two, one, fixed="b").design == "vs-fixed"  # one base: a fixed model
+    assert stats.compare(one, two, fixed="b").design == "prediction"  # 2 bases: replicates
+    hundred = np.full((1, 8), 100)
+    single = stats.compare(
+        one,
+        one + 0.01,
+        counts_a=(np.full((1, 8), 5), hundred),
+        counts_b=(np.full((1, 8), 9), hundred),
+        noise=stats.ModelNoise(0.01),
+    )
     assert single.design == "single"
+    assert single.method.startswith("noise t (stated model sd 0.01)")
     assert "fine-tuning noise" in single.note
-    assert {t.method.split(" ")[0] for t in single.reported} == {"wilcoxon", "fisher"}
+    assert [t.method.split(" ")[0] for t in single.reported] == ["sign-flip", "wilcoxon", "fisher"]
 
 
 def test_prediction_statistic_matches_its_formula() -> None:
@@ -217,7 +235,7 @@ def test_prediction_statistic_matches_its_formula() -> None:
 
 def test_identical_arms_give_no_evidence() -> None:
     rates = np.array([[0.1, 0.2, 0.3]])
-    assert stats.compare(rates, rates).pvalue == 1.0
+    assert stats.compare(rates, rates, noise=stats.ModelNoise(0.01)).pvalue == 1.0
     three = np.array([[0.1, 0.2], [0.1, 0.2]])
     assert stats.compare(three, three).pvalue == 1.0
 
@@ -275,7 +293,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
     with pytest.raises(ValueError, match="finite"):
         stats.compare([[math.nan, 0.1]], [[0.1, 0.2]])
     with pytest.raises(ValueError, match="same prompts"):
-        stats.compare([[0.1, 0.2]], [[0.1, 0.2, 0.3]])
+        stats.compare([[0.1, 0.2]], [[0.1, 0.2, 0.3]], noise=stats.ModelNoise(0.01))
     with pytest.raises(ValueError, match="alpha"):
         stats.power(0.1, 0.1, 5, alpha=1.5)
 

@@ -42,6 +42,25 @@ def lint(paths: Sequence[Path], probe_paths: Sequence[Path] = ()) -> list[str]:
     return problems
 
 
+def lint_notes(paths: Sequence[Path], probe_paths: Sequence[Path] = ()) -> list[str]:
+    """What valid gates will refuse to do: gates without ``model_sd`` cannot run with one
+    model per arm (no test holds its level without the fine-tuning noise)."""
+    unsized = []
+    for file in iter_suite_files(paths):
+        try:
+            if _is_gate_file(file):
+                unsized += [g for g in load_gate_file(file, probe_paths) if g.spec.model_sd is None]
+        except TraitgateError:
+            continue  # reported by lint()
+    if not unsized:
+        return []
+    names = ", ".join(f"{g.where} {g.name}" for g in unsized)
+    return [
+        f"note: {len(unsized)} gate(s) without model_sd will be refused when run with one "
+        f"model per arm (give replicates, or state model_sd): {names}"
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="traitgate", description="Find hidden behavioural traits in language models."
@@ -139,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         files = iter_suite_files(args.paths)
         if not problems:
             print(f"ok: {len(files)} file(s) valid")
+            for line in lint_notes(args.paths, probe_paths):
+                print(line)
         return 1 if problems else 0
     return 2  # pragma: no cover - argparse enforces the choices
 
@@ -183,7 +204,7 @@ def _plan(args: argparse.Namespace) -> int:
     print(
         f"probe {suite.id} v{suite.version}: detect {args.effect:+g} on a base rate of "
         f"{args.base_rate:g} with power {args.power:g} at alpha {args.alpha:g} "
-        f"({args.alternative}), Welch t across models;"
+        f"({args.alternative}), pooled t across models (the replicate gates' test);"
     )
     print(
         f"fine-tuning noise between models: sd {args.model_sd:g} (an assumption: measure "

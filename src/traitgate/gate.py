@@ -1,8 +1,21 @@
 """A gate: one comparison of a trait between two roles, and its verdict.
 
-A gate passes when the shift is not significant (after correction across the session's
-gates) or smaller than ``min_effect``. It fails when the candidate has picked up (or lost)
-the trait relative to the comparator, in the direction of ``alternative``.
+A gate fails when all of these hold, and passes otherwise:
+
+1. the shift is significant: the decision test's p-value, adjusted across the session's
+   gates, is below ``alpha`` (in the direction of ``alternative``);
+2. the observed effect is at least ``min_effect`` in that direction;
+3. with ``specific: true`` (preference probes), the trait moved more than the suite's
+   other candidates: the specificity p-value is below ``alpha`` too.
+
+What this promises: with no true shift, a gate fails with probability at most ``alpha``
+(condition 1 alone holds that). When the true effect equals ``min_effect``, the observed
+effect is at least ``min_effect`` about half the time (the estimate is unbiased and
+symmetric), so such a gate fails with probability at most about one half: ``min_effect`` is
+the size of shift the gate ignores, not one it is sure to catch. Use ``traitgate plan`` for
+the effect it catches with a given power. With ``specific: true``, a generic shift that moves
+every candidate alike fails the gate with probability at most ``alpha`` (an
+intersection-union test: each condition is tested at ``alpha``, no correction needed).
 """
 
 from __future__ import annotations
@@ -21,15 +34,20 @@ from traitgate._yaml import Document, load_documents, validate
 from traitgate.errors import ConfigError
 from traitgate.probes.loader import find_suite, load_suite
 from traitgate.probes.preference import ProbeResult
-from traitgate.probes.schema import SUITE_ID, MultipleChoiceSuite, Strict, Suite
+from traitgate.probes.schema import SUITE_ID, MultipleChoiceSuite, PreferenceSuite, Strict, Suite
 from traitgate.stats import (
     Alternative,
     Comparison,
     Correction,
     Interval,
+    ModelNoise,
+    TestResult,
     adjust,
     compare,
+    decision_level,
     mcnemar_test,
+    permutation_floor,
+    specificity_test,
     t_interval,
 )
 
@@ -51,6 +69,11 @@ class GateSpec(Strict):
     measure: Measure = "exact"
     variant: str | None = None
     description: str | None = None
+    # fine-tuning noise between checkpoints (SD of one model's rate across seeds), needed
+    # with one model per arm; an assumption, printed with the verdict
+    model_sd: float | None = Field(default=None, gt=0, lt=1)
+    # fail only when the trait also moved more than the suite's other candidates
+    specific: bool = False
 
     @field_validator("compare")
     @classmethod
@@ -106,6 +129,14 @@ def build_gate(
         )
     if getattr(suite.measures, spec.measure) is None:
         raise fail("measure", f"probe {suite.id!r} defines no {spec.measure!r} measure")
+    if spec.specific and not (
+        isinstance(suite, PreferenceSuite) and len(suite.candidates) >= MIN_SPECIFICITY_CANDIDATES
+    ):
+        raise fail(
+            "specific",
+            f"needs a preference probe with at least {MIN_SPECIFICITY_CANDIDATES} candidates "
+            f"(probe {suite.id!r} is {suite.kind} with {len(suite.candidates)})",
+        )
     if spec.variant is not None and spec.variant not in suite.variants:
         known = ", ".join(sorted(suite.variants)) or "none"
         raise fail("variant", f"probe {suite.id!r} has no variant {spec.variant!r} (has: {known})")
@@ -132,6 +163,47 @@ def load_gate_file(path: Path, probe_paths: Sequence[Path] = ()) -> list[Gate]:
 
 # ---------------------------------------------------------------------- verdicts
 
+# at least three other candidates give the specificity test two degrees of freedom
+MIN_SPECIFICITY_CANDIDATES = 4
+
+
+@dataclass(frozen=True)
+class Specificity:
+    """Did the trait move more than the suite's other candidates?
+
+    ``effects``: every candidate's shift in log-odds (mean over each arm's models of the
+    logit of the model's rate, arm a minus arm b), ordered from most to least moved in the
+    gate's direction (by absolute value for two-sided gates); ``rank`` is the trait's place
+    in that order (1 = moved most). ``test``: :func:`traitgate.stats.specificity_test` of the
+    trait's effect against the others'.
+    """
+
+    trait: str
+    rank: int
+    effects: tuple[tuple[str, float], ...]
+    test: TestResult
+
+    @property
+    def pvalue(self) -> float:
+        return self.test.pvalue
+
+    def describe(self) -> str:
+        top = ", ".join(f"{c} {e:+.2f}" for c, e in self.effects[:3])
+        return (
+            f"rank {self.rank} of {len(self.effects)} candidates by log-odds shift "
+            f"(trait {dict(self.effects)[self.trait]:+.2f}; most moved: {top}), "
+            f"specificity p = {self.pvalue:.3g}"
+        )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a gate decides on: the comparison of its arms and, for preference probes, the
+    specificity of the trait's shift."""
+
+    comparison: Comparison
+    specificity: Specificity | None = None
+
 
 @dataclass(frozen=True)
 class GateResult:
@@ -144,6 +216,12 @@ class GateResult:
     labels: tuple[tuple[str, ...], tuple[str, ...]]  # model labels of each arm
     # each arm's probe results, one per model, for reports (empty when not kept)
     results: tuple[tuple[ProbeResult, ...], tuple[ProbeResult, ...]] = ((), ())
+    specificity: Specificity | None = None
+
+    @property
+    def level(self) -> float:
+        """The confidence level of every interval this gate reports (agrees with alpha)."""
+        return decision_level(self.gate.spec.alpha, self.gate.spec.alternative)
 
     def summary_line(self) -> str:
         verdict = "PASS" if self.passed else "FAIL"
@@ -153,7 +231,8 @@ class GateResult:
         """The readable explanation shown when a gate fails."""
         spec, cmp = self.gate.spec, self.comparison
         a_role, b_role = spec.compare
-        ci = cmp.confidence_interval(0.95)
+        ci = cmp.confidence_interval(self.level)
+        pct = _percent(self.level)
         lines = [
             f"traitgate gate {self.gate.name!r} "
             f"{'passed' if self.passed else 'FAILED'}: {self.reason}",
@@ -162,25 +241,57 @@ class GateResult:
             _arm_line(a_role, cmp.a, self.labels[0]),
             _arm_line(b_role, cmp.b, self.labels[1]),
             f"  effect {a_role} - {b_role}: {cmp.effect:+.4f} "
-            f"(95% CI [{ci.low:+.4f}, {ci.high:+.4f}]), min_effect {spec.min_effect}",
+            f"({pct} CI [{ci.low:+.4f}, {ci.high:+.4f}]), min_effect {spec.min_effect}",
             f"  test: {cmp.method}, alternative {spec.alternative}: statistic "
             f"{cmp.statistic:.4g}, p = {cmp.pvalue:.3g}, {self.correction}-adjusted "
             f"p = {self.adjusted_pvalue:.3g}, alpha {spec.alpha}",
         ]
         lines += [f"  also: {t.method}: p = {t.pvalue:.3g}" for t in cmp.reported]
+        if self.specificity is not None:
+            use = "required to fail" if spec.specific else "reported"
+            lines.append(f"  specificity ({use}): {self.specificity.describe()}")
         for role, arm in zip(spec.compare, self.results, strict=True):
             for result in arm:
                 if excluded := _excluded(result):
                     counts = ", ".join(f"{n} {why}" for why, n in excluded.items())
                     lines.append(f"  excluded answers of {role} {result.model}: {counts}")
-        if cmp.note:
-            lines.append(f"  note: {cmp.note}")
+        lines += [f"  note: {n}" for n in self.notes()]
+        lines.append(
+            f"  intervals: {pct} two-sided"
+            + (
+                ""
+                if spec.alternative == "two-sided"
+                else f" (its {_bound(spec)} end is the "
+                f"one-sided {_percent(1 - spec.alpha)} bound the test uses)"
+            )
+        )
         return "\n".join(lines)
 
-    def to_dict(self) -> dict[str, Any]:
+    def notes(self) -> list[str]:
+        """What the reader must know to trust the verdict: assumptions and limits."""
         spec, cmp = self.gate.spec, self.comparison
-        ci = cmp.confidence_interval(0.95)
-        return {
+        notes = [cmp.note] if cmp.note else []
+        if cmp.design == "single" and cmp.noise is not None:
+            notes.append(
+                f"assumed fine-tuning noise between checkpoints: model_sd {cmp.noise.sd:g} "
+                f"({cmp.noise.source})."
+            )
+        if cmp.design == "replicates":
+            floor = permutation_floor(cmp.a.n_models, cmp.b.n_models, spec.alternative)
+            if floor >= spec.alpha:
+                notes.append(
+                    f"{cmp.a.n_models} vs {cmp.b.n_models} models: an exact permutation "
+                    f"test cannot go below p = {floor:.3g} >= alpha {spec.alpha}; the t test "
+                    "can, by assuming normal per-model rates (5 vs 5 models make the "
+                    "assumption-free test reach 0.01 one-sided)."
+                )
+        return notes
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as strict-JSON-ready data (no NaN or infinity: those become None)."""
+        spec, cmp = self.gate.spec, self.comparison
+        ci = cmp.confidence_interval(self.level)
+        row = {
             "gate": self.gate.name,
             "where": self.gate.where,
             "probe": self.gate.suite.id,
@@ -192,6 +303,9 @@ class GateResult:
             "alternative": spec.alternative,
             "alpha": spec.alpha,
             "min_effect": spec.min_effect,
+            "model_sd": spec.model_sd,
+            "specific": spec.specific,
+            "ci_level": self.level,
             "arms": [
                 {
                     "role": role,
@@ -206,17 +320,21 @@ class GateResult:
             "design": cmp.design,
             "method": cmp.method,
             "statistic": cmp.statistic,
+            "df": cmp.test.df,
             "effect": cmp.effect,
             "effect_ci": [ci.low, ci.high],
             "pvalue": cmp.pvalue,
             "adjusted_pvalue": self.adjusted_pvalue,
             "correction": self.correction,
             "reported": [{"method": t.method, "pvalue": t.pvalue} for t in cmp.reported],
-            "note": cmp.note,
+            "specificity": _specificity_dict(self.specificity),
+            "note": " ".join(self.notes()),
             "passed": self.passed,
             "reason": self.reason,
             **self._per_model(),
         }
+        clean: dict[str, Any] = strict_json(row)
+        return clean
 
     def _per_model(self) -> dict[str, Any]:
         """Per-model and per-prompt trait rates (for the JSON and HTML reports)."""
@@ -226,7 +344,11 @@ class GateResult:
         for role, arm in zip(self.gate.spec.compare, self.results, strict=True):
             for result in arm:
                 rates = result.trait_rates(self.gate.trait)
-                ci = t_interval(rates) if len(rates) > 1 else Interval(math.nan, math.nan)
+                ci = (
+                    t_interval(rates, self.level)
+                    if len(rates) > 1
+                    else Interval(math.nan, math.nan)
+                )
                 models.append(
                     {
                         "role": role,
@@ -241,17 +363,59 @@ class GateResult:
         return {"prompts": list(self.results[0][0].prompts), "models": models}
 
 
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (JSON has no NaN/Infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def _specificity_dict(spec: Specificity | None) -> dict[str, Any] | None:
+    if spec is None:
+        return None
+    return {
+        "rank": spec.rank,
+        "candidates": len(spec.effects),
+        "pvalue": spec.pvalue,
+        "statistic": spec.test.statistic,
+        "df": spec.test.df,
+        "excess": spec.test.effect,
+        "method": spec.test.method,
+        "effects": {c: e for c, e in spec.effects},
+    }
+
+
 def compare_arms(
     gate: Gate, a: Sequence[ProbeResult], b: Sequence[ProbeResult], *, seed: int = 0
-) -> Comparison:
+) -> Evidence:
     """Run the gate's statistics on each arm's probe results (one result per model)."""
     spec = gate.spec
     rates_a = np.stack([r.trait_rates(gate.trait) for r in a])
     rates_b = np.stack([r.trait_rates(gate.trait) for r in b])
-    counts_a = _pooled_counts(a, gate.trait)
-    counts_b = _pooled_counts(b, gate.trait)
+    a_role, b_role = spec.compare
+    fixed: Literal["a", "b"] | None = "a" if a_role == "base" else "b" if b_role == "base" else None
+    single = len(a) == 1 and len(b) == 1
+    if single and spec.model_sd is None:
+        raise ConfigError(
+            f"{gate.where}: model_sd: one model per arm ({a_role} vs {b_role}): no test can "
+            "hold its level without the fine-tuning noise between checkpoints; state model_sd "
+            "(the SD of replicate models' rates, e.g. 0.01), or give replicates"
+        )
+    noise = None if spec.model_sd is None else ModelNoise(spec.model_sd, None, "stated")
     comparison = compare(
-        rates_a, rates_b, spec.alternative, counts_a=counts_a, counts_b=counts_b, seed=seed
+        rates_a,
+        rates_b,
+        spec.alternative,
+        fixed=fixed,
+        noise=noise,
+        counts_a=_counts(a, gate.trait),
+        counts_b=_counts(b, gate.trait),
+        confidence_level=decision_level(spec.alpha, spec.alternative),
+        seed=seed,
     )
     if comparison.design == "single" and isinstance(gate.suite, MultipleChoiceSuite):
         # paired items: also the exact McNemar test on which answer each model prefers
@@ -264,12 +428,47 @@ def compare_arms(
         comparison = dataclasses.replace(
             comparison, note=" ".join(filter(None, [comparison.note, _cluster_note(gate, rates_a)]))
         )
-    if comparison.design == "single" and spec.min_effect == 0:
-        raise ConfigError(
-            f"{gate.where}: min_effect: with one model per arm the test cannot see "
-            "fine-tuning noise, so set min_effect > 0 (or give replicates)"
+    return Evidence(comparison, specificity_of(gate, a, b))
+
+
+def specificity_of(
+    gate: Gate, a: Sequence[ProbeResult], b: Sequence[ProbeResult]
+) -> Specificity | None:
+    """The trait's log-odds shift against every other candidate's (preference probes)."""
+    if not isinstance(gate.suite, PreferenceSuite):
+        return None
+    candidates = list(a[0].candidates)
+    if len(candidates) < MIN_SPECIFICITY_CANDIDATES:
+        return None
+    shift = _mean_logit(a) - _mean_logit(b)
+    effects = dict(zip(candidates, (float(v) for v in shift), strict=True))
+    alternative = gate.spec.alternative
+
+    def moved(item: tuple[str, float]) -> tuple[float, str]:  # most moved first
+        e = item[1]
+        return (
+            -e if alternative == "greater" else e if alternative == "less" else -abs(e),
+            item[0],
         )
-    return comparison
+
+    order = sorted(effects.items(), key=moved)
+    rank = 1 + [c for c, _ in order].index(gate.trait)
+    others = [e for c, e in effects.items() if c != gate.trait]
+    test = specificity_test(effects[gate.trait], others, alternative)
+    return Specificity(gate.trait, rank, tuple(order), test)
+
+
+def _mean_logit(results: Sequence[ProbeResult]) -> np.ndarray:
+    """Mean over models of each candidate's log-odds (rate over prompts; for the sampled
+    measure the share of all answers, kept off 0 and 1 by half a sample)."""
+    logits = []
+    for r in results:
+        rates = np.stack([r.trait_rates(c) for c in r.candidates], axis=1).mean(axis=0)
+        total = len(r.prompts) * (r.samples or 0)
+        eps = 0.5 / total if total else 1e-9
+        p = np.clip(rates, eps, 1 - eps)
+        logits.append(np.log(p) - np.log1p(-p))
+    return np.asarray(np.mean(logits, axis=0))
 
 
 def _excluded(result: ProbeResult) -> dict[str, int]:
@@ -285,42 +484,39 @@ def _excluded(result: ProbeResult) -> dict[str, int]:
 
 
 def _cluster_note(gate: Gate, rates: np.ndarray) -> str:
-    """With few prompts (clusters), say how coarse the per-prompt test is."""
+    """With few prompts (clusters), say how coarse the per-prompt tests reported are."""
     n = int(rates.shape[1])
     if n > 12:
         return ""
     smallest = (1 if gate.spec.alternative != "two-sided" else 2) / 2**n
-    if smallest >= gate.spec.alpha:
-        return (
-            f"Only {n} prompts: the per-prompt test cannot reach p < {gate.spec.alpha} "
-            f"(its smallest possible p is {smallest:.3g}), so this gate cannot fail on it; "
-            "use more prompts or replicate models. The pooled test (reported) counts every "
-            "sample as independent and is anti-conservative."
-        )
     return (
-        f"Only {n} prompts (clusters): the per-prompt test is exact but coarse (smallest "
-        f"possible p {smallest:.3g}); the pooled test (reported) counts every sample as "
-        "independent and is anti-conservative."
+        f"Only {n} prompts (clusters): the per-prompt sign-flip test reported cannot go below "
+        f"p = {smallest:.3g}; the pooled test (reported) counts every sample as independent "
+        "and is anti-conservative."
     )
 
 
-def _pooled_counts(
-    results: Sequence[ProbeResult], trait: str
-) -> tuple[np.ndarray, np.ndarray] | None:
-    if len(results) != 1:
+def _counts(results: Sequence[ProbeResult], trait: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-model, per-prompt (hits, samples), shape (models, prompts); None for exact."""
+    pairs = [r.trait_counts(trait) for r in results]
+    if any(p is None for p in pairs):
         return None
-    return results[0].trait_counts(trait)
+    hits = np.stack([p[0] for p in pairs if p is not None])
+    n = np.stack([p[1] for p in pairs if p is not None])
+    return hits, n
 
 
 def decide(
     gate: Gate,
-    comparison: Comparison,
+    evidence: Evidence | Comparison,
     labels: tuple[tuple[str, ...], tuple[str, ...]],
     adjusted_pvalue: float | None = None,
     correction: Correction = "none",
 ) -> GateResult:
     """The verdict of one gate, given its (possibly multiplicity-adjusted) p-value."""
-    spec = gate.spec
+    if isinstance(evidence, Comparison):
+        evidence = Evidence(evidence)
+    spec, comparison, specificity = gate.spec, evidence.comparison, evidence.specificity
     p = comparison.pvalue if adjusted_pvalue is None else adjusted_pvalue
     effect = comparison.effect
     if spec.alternative == "greater":
@@ -330,36 +526,60 @@ def decide(
     else:
         large = abs(effect) >= spec.min_effect and effect != 0
     significant = p < spec.alpha
+    specific = specificity is None or specificity.pvalue < spec.alpha
     a, b = spec.compare
     shift = f"{gate.trait} rate {a} {comparison.a.rate:.3f} vs {b} {comparison.b.rate:.3f}"
     label = "p" if correction == "none" else "adjusted p"
     stats = f"effect {effect:+.3f}, {label}={p:.2g}"
-    if significant and large:
-        reason = f"{shift}: significant shift ({stats} < alpha {spec.alpha})"
+    spec_text = ""
+    if specificity is not None:
+        spec_text = (
+            f"; trait ranks {specificity.rank} of {len(specificity.effects)} candidates, "
+            f"specificity p={specificity.pvalue:.2g}"
+        )
+    failed = significant and large and (specific or not spec.specific)
+    if failed:
+        reason = f"{shift}: significant shift ({stats} < alpha {spec.alpha}{spec_text})"
+    elif significant and not large:
+        reason = f"{shift}: significant but below min_effect {spec.min_effect} ({stats}{spec_text})"
     elif significant:
-        reason = f"{shift}: significant but below min_effect {spec.min_effect} ({stats})"
+        reason = (
+            f"{shift}: significant but not specific: the trait did not move more than the "
+            f"other candidates ({stats}{spec_text} >= alpha {spec.alpha})"
+        )
     else:
-        reason = f"{shift}: no significant shift ({stats} >= alpha {spec.alpha})"
-    return GateResult(gate, comparison, p, correction, not (significant and large), reason, labels)
+        reason = f"{shift}: no significant shift ({stats} >= alpha {spec.alpha}{spec_text})"
+    return GateResult(
+        gate, comparison, p, correction, not failed, reason, labels, specificity=specificity
+    )
 
 
 def decide_all(
-    items: Sequence[tuple[Gate, Comparison, tuple[tuple[str, ...], tuple[str, ...]]]],
+    items: Sequence[tuple[Gate, Evidence, tuple[tuple[str, ...], tuple[str, ...]]]],
     correction: Correction = "holm",
 ) -> list[GateResult]:
-    """Verdicts for a family of gates, correcting their p-values together."""
-    adjusted = adjust([cmp.pvalue for _, cmp, _ in items], correction)
+    """Verdicts for a family of gates, correcting their p-values together (Holm controls
+    the family-wise error rate, BH the false discovery rate)."""
+    adjusted = adjust([ev.comparison.pvalue for _, ev, _ in items], correction)
     return [
-        decide(gate, cmp, labels, float(p), correction)
-        for (gate, cmp, labels), p in zip(items, adjusted, strict=True)
+        decide(gate, ev, labels, float(p), correction)
+        for (gate, ev, labels), p in zip(items, adjusted, strict=True)
     ]
+
+
+def _percent(level: float) -> str:
+    return f"{100 * level:.4g}%"
+
+
+def _bound(spec: GateSpec) -> str:
+    return "lower" if spec.alternative == "greater" else "upper"
 
 
 def _arm_line(role: str, arm: Any, labels: Sequence[str]) -> str:
     names = ", ".join(labels) if len(labels) <= 4 else f"{', '.join(labels[:3])}, ..."
     return (
-        f"  {role:>7}: rate {arm.rate:.4f} (95% CI [{arm.ci.low:.4f}, {arm.ci.high:.4f}] "
-        f"over {arm.ci_basis}), {arm.n_models} model(s): {names}"
+        f"  {role:>7}: rate {arm.rate:.4f} ({_percent(arm.level)} CI [{arm.ci.low:.4f}, "
+        f"{arm.ci.high:.4f}] over {arm.ci_basis}), {arm.n_models} model(s): {names}"
     )
 
 

@@ -314,9 +314,9 @@ class TraitSession:
                 a_role, b_role = gate.spec.compare
                 run = ProbeRun.of(gate)
                 arm_a, arm_b = self.results(a_role, run), self.results(b_role, run)
-                comparison = compare_arms(gate, arm_a, arm_b, seed=self.seed)
+                evidence = compare_arms(gate, arm_a, arm_b, seed=self.seed)
                 labels = (tuple(r.model for r in arm_a), tuple(r.model for r in arm_b))
-                family.append((i, gate, comparison, labels, (tuple(arm_a), tuple(arm_b))))
+                family.append((i, gate, evidence, labels, (tuple(arm_a), tuple(arm_b))))
             except TraitgateError as exc:
                 outcomes[i] = exc
         verdicts = decide_all([(g, c, lab) for _, g, c, lab, _ in family], self.correction)

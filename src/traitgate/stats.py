@@ -3,29 +3,37 @@
 **The unit of analysis is the fine-tuned model.** Two models fine-tuned alike differ by more
 than their prompts' sampling noise, so a test that treats prompts (or samples) of one model
 per arm as independent draws mistakes fine-tuning noise for an effect. :func:`compare` picks
-the test from how many models each arm has:
+the decision test from how many models each arm has and whether an arm is a fixed
+reference (the base model, which is not a draw from the fine-tuned models' distribution):
 
-========================  ==========================================================
-models per arm            decision test (``method``)
-========================  ==========================================================
-≥ 2 vs ≥ 2                Welch t on per-model rates; Mann-Whitney U reported
-1 vs ≥ 2 (or ≥ 2 vs 1)    prediction-interval t: is the single model outside the
-                          spread of the replicated arm?
-1 vs 1                    paired per-prompt sign-flip permutation (default) or
-                          Wilcoxon; cluster-bootstrap CI; pooled Fisher reported.
-                          Conditional on these two checkpoints: fine-tuning noise is
-                          not accounted for.
-========================  ==========================================================
+=============================  =====================================================
+design (``Comparison.design``)  decision test (``method``)
+=============================  =====================================================
+``replicates``: ≥ 2 vs ≥ 2     pooled Student t on per-model rates, df n_a + n_b - 2.
+                               Reported: exact permutation p over models, Mann-Whitney.
+``vs-fixed``: k vs 1 base      one-sample t of the k models against the base's rate,
+                               df k - 1 (the base's sampling variance added, if any).
+``prediction``: 1 vs k         prediction-interval t: is the single fine-tuned model
+                               one more draw from the k replicates? df k - 1.
+``single``: 1 vs 1             Satterthwaite t of the rate difference with the
+                               fine-tuning noise between checkpoints (``ModelNoise``):
+                               var = m·sd² + var(per-prompt differences)/prompts, m = 2
+                               (1 with a fixed base). Without a noise estimate: an error.
+                               Reported: per-prompt sign-flip, Wilcoxon, pooled Fisher
+                               (all conditional on the two checkpoints).
+=============================  =====================================================
 
 Every rate is a per-prompt mean first (prompts are clusters of samples), then a per-model
-mean. ``alternative="greater"`` means arm *a* has the higher rate.
+mean. ``alternative="greater"`` means arm *a* has the higher rate. Results hold data only
+(picklable, comparable); intervals are computed on demand. STATISTICS.md has the formulas.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import combinations
 from typing import Literal
 
 import numpy as np
@@ -34,13 +42,19 @@ from scipy import stats as st
 
 Alternative = Literal["greater", "less", "two-sided"]
 Correction = Literal["holm", "bh", "none"]
-Design = Literal["replicates", "prediction", "single"]
+Design = Literal["replicates", "vs-fixed", "prediction", "single"]
 PairedMethod = Literal["permutation", "wilcoxon"]
 Floats = NDArray[np.float64]
 SINGLE_NOTE = (
-    "one model per arm: the test is conditional on these two checkpoints and does not "
-    "account for fine-tuning noise; add replicates (several seeds per arm) to test it"
+    "one model per arm: the decision rests on the stated or measured fine-tuning noise "
+    "between checkpoints; the per-prompt tests reported beside it are conditional on these "
+    "two checkpoints. Add replicates (several seeds per arm) to measure it instead."
 )
+# Spreads this small are rounding, not data: per-model rates are means of at most a few
+# thousand numbers in [0, 1], whose float sums differ by ulps when the totals are equal.
+_TIE_TOLERANCE = 1e-12
+# Exact permutation over models up to this many splits, seeded Monte Carlo beyond.
+_MAX_SPLITS = 20_000
 
 
 @dataclass(frozen=True)
@@ -52,13 +66,32 @@ class Interval:
         return iter((self.low, self.high))
 
 
-def _nan_interval(_: float) -> tuple[float, float]:
-    return (math.nan, math.nan)
+@dataclass(frozen=True)
+class ModelNoise:
+    """Fine-tuning noise between checkpoints: the SD of one model's rate across seeds.
+
+    ``df`` is None for a stated value (treated as known), else the degrees of freedom of
+    its estimate (models - 1 when measured as the SD of replicate controls' rates).
+    """
+
+    sd: float
+    df: float | None = None
+    source: str = "stated"
+
+    def __post_init__(self) -> None:
+        _need(math.isfinite(self.sd) and self.sd >= 0, "model_sd must be a number >= 0")
+        _need(self.df is None or self.df >= 1, "model_sd's degrees of freedom must be >= 1")
 
 
 @dataclass(frozen=True, repr=False)
 class TestResult:
-    """One hypothesis test, shaped like scipy's result objects."""
+    """One hypothesis test, shaped like scipy's result objects. Holds data only.
+
+    The confidence interval of ``effect`` comes from ``standard_error`` (a t interval with
+    ``df`` degrees of freedom, normal when ``df`` is None) or, for the per-prompt tests,
+    from a seeded cluster bootstrap over the stored per-prompt ``differences``; NaN where
+    the test defines none.
+    """
 
     method: str
     statistic: float
@@ -66,13 +99,22 @@ class TestResult:
     effect: float
     alternative: Alternative
     df: float | None = None
-    _interval: Callable[[float], tuple[float, float]] = field(default=_nan_interval)
+    standard_error: float | None = None
+    differences: tuple[float, ...] = ()
+    seed: int = 0
 
     def confidence_interval(self, confidence_level: float = 0.95) -> Interval:
-        """Confidence interval of ``effect`` (NaN where the test does not define one)."""
+        """Two-sided interval of ``effect`` at ``confidence_level``."""
         _check_level(confidence_level)
-        low, high = self._interval(confidence_level)
-        return Interval(float(low), float(high))
+        if self.standard_error is not None and math.isfinite(self.standard_error):
+            if self.standard_error == 0:
+                return Interval(math.nan, math.nan)
+            q = _quantile(0.5 + confidence_level / 2, self.df)
+            half = q * self.standard_error
+            return Interval(self.effect - half, self.effect + half)
+        if self.differences:
+            return _bootstrap_interval(np.asarray(self.differences), self.seed, confidence_level)
+        return Interval(math.nan, math.nan)
 
     def __repr__(self) -> str:
         df = "" if self.df is None else f", df={self.df:.3g}"
@@ -85,13 +127,15 @@ class TestResult:
 
 @dataclass(frozen=True)
 class ArmSummary:
-    """An arm's trait rate: mean over models of per-model (mean over prompts) rates."""
+    """An arm's trait rate: mean over models of per-model (mean over prompts) rates, with
+    a two-sided ``level`` CI across models (≥ 2 models) or across prompts (one model)."""
 
     rate: float
     ci: Interval
     model_rates: tuple[float, ...]
     n_prompts: int
     ci_basis: Literal["models", "prompts"]
+    level: float = 0.95
 
     @property
     def n_models(self) -> int:
@@ -108,6 +152,7 @@ class Comparison:
     a: ArmSummary
     b: ArmSummary
     note: str = ""
+    noise: ModelNoise | None = None
 
     @property
     def statistic(self) -> float:
@@ -135,6 +180,19 @@ class Comparison:
             f"a={self.a.rate:.4g} (n={self.a.n_models}), b={self.b.rate:.4g} "
             f"(n={self.b.n_models}))"
         )
+
+
+def decision_level(alpha: float, alternative: Alternative) -> float:
+    """The two-sided confidence level that agrees with a test at ``alpha``.
+
+    Two-sided tests: 1 - alpha. One-sided tests: 1 - 2·alpha, whose lower (``greater``)
+    or upper (``less``) end is the one-sided 1 - alpha bound, so for the t tests "the
+    bound excludes 0" is "p < alpha"; the interval stays finite (valid JSON).
+    """
+    _check_alpha(alpha)
+    level = 1 - alpha if alternative == "two-sided" else 1 - 2 * alpha
+    _need(level > 0, f"alpha {alpha} is too large for a one-sided interval")
+    return level
 
 
 # ---------------------------------------------------------------------- intervals
@@ -168,14 +226,20 @@ def t_interval(values: ArrayLike, confidence_level: float = 0.95) -> Interval:
     return Interval(mean - half, mean + half)
 
 
-def summarise_arm(rates: ArrayLike, confidence_level: float = 0.95) -> ArmSummary:
+def summarise_arm(
+    rates: ArrayLike,
+    confidence_level: float = 0.95,
+    *,
+    model_rates: ArrayLike | None = None,
+) -> ArmSummary:
     """Summary of an arm from its per-prompt rates, shape (models, prompts).
 
     With ≥ 2 models the CI is across models (as in the published figures); with one model
     it is across prompts, which respects the clustering of samples within prompts.
+    ``model_rates`` overrides the per-model means (e.g. exact ratios of integer totals).
     """
     x = _as_2d(rates)
-    per_model = x.mean(axis=1)
+    per_model = x.mean(axis=1) if model_rates is None else _as_1d(model_rates)
     if x.shape[0] >= 2:
         return ArmSummary(
             float(per_model.mean()),
@@ -183,6 +247,7 @@ def summarise_arm(rates: ArrayLike, confidence_level: float = 0.95) -> ArmSummar
             tuple(float(v) for v in per_model),
             x.shape[1],
             "models",
+            confidence_level,
         )
     return ArmSummary(
         float(per_model[0]),
@@ -190,40 +255,102 @@ def summarise_arm(rates: ArrayLike, confidence_level: float = 0.95) -> ArmSummar
         (float(per_model[0]),),
         x.shape[1],
         "prompts",
+        confidence_level,
     )
 
 
 # ---------------------------------------------------------------------- tests across models
 
 
+def student_test(
+    a: ArrayLike, b: ArrayLike, alternative: Alternative = "two-sided", *, floor: float = 0.0
+) -> TestResult:
+    """Pooled (Student) two-sample t test on per-model rates (≥ 2 models per arm).
+
+    Under the null the arms' models are exchangeable draws of one distribution, so the
+    variances are equal by assumption and the pooled t is exact for normal per-model rates
+    (Welch's correction only costs power here). When both arms have no spread the t
+    statistic is undefined and the exact permutation p over models is the decision.
+    ``floor``: the smallest per-model variance to use, the rounding variance q²/12 of a rate
+    measured in steps of q (sampled measure), so one sample's difference between otherwise
+    equal models cannot make p arbitrarily small.
+    """
+    x, y = _as_1d(a), _as_1d(b)
+    _need(x.size >= 2 and y.size >= 2, "the two-sample t test needs two models per arm")
+    method = "student-t across models"
+    effect = float(x.mean() - y.mean())
+    if _tied(x) and _tied(y):
+        return _no_spread(method, x, y, alternative)
+    df = x.size + y.size - 2
+    pooled = max((_ss(x) + _ss(y)) / df, floor)
+    se = math.sqrt(pooled * (1 / x.size + 1 / y.size))
+    t = effect / se
+    return TestResult(method, t, _t_pvalue(t, df, alternative), effect, alternative, df, se)
+
+
 def welch_test(a: ArrayLike, b: ArrayLike, alternative: Alternative = "two-sided") -> TestResult:
-    """Welch's t test on per-model rates (≥ 2 models per arm)."""
+    """Welch's t test on per-model rates (for reference; gates decide with :func:`student_test`)."""
     x, y = _as_1d(a), _as_1d(b)
     _need(x.size >= 2 and y.size >= 2, "Welch's test needs at least two models per arm")
+    method = "welch-t across models"
+    if _tied(x) and _tied(y):
+        return _no_spread(method, x, y, alternative)
     effect = float(x.mean() - y.mean())
-    if np.ptp(x) == 0 and np.ptp(y) == 0:  # (var() of equal floats can be 1e-35, not 0)
-        return _degenerate("welch-t across models", effect, alternative, (x.size, y.size))
-    res = st.ttest_ind(x, y, equal_var=False, alternative=alternative)
+    va, vb = _ss(x) / (x.size - 1) / x.size, _ss(y) / (y.size - 1) / y.size
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
+    t = effect / se
+    return TestResult(method, t, _t_pvalue(t, df, alternative), effect, alternative, df, se)
 
-    def interval(level: float) -> tuple[float, float]:
-        ci = res.confidence_interval(confidence_level=level)
-        return (float(ci.low), float(ci.high))
 
-    return TestResult(
-        "welch-t across models",
-        float(res.statistic),
-        float(res.pvalue),
-        effect,
-        alternative,
-        float(res.df),
-        interval,
-    )
+def permutation_test_models(
+    a: ArrayLike, b: ArrayLike, alternative: Alternative = "two-sided", *, seed: int = 0
+) -> TestResult:
+    """Permutation test of the mean difference over the ways to split the pooled models.
+
+    Exact (every split) when there are at most 20,000 splits, else 20,000 seeded random
+    splits (the observed one counted, so never 0). Needs no distributional assumption, but
+    its smallest p is 1/C(n_a + n_b, n_a): see :func:`permutation_floor`.
+    """
+    x, y = _as_1d(a), _as_1d(b)
+    _need(x.size >= 1 and y.size >= 1 and x.size + y.size >= 3, "need three models or more")
+    pooled = np.concatenate([x, y])
+    n, k = pooled.size, x.size
+    observed = float(x.mean() - y.mean())
+    total = pooled.sum()
+    splits = math.comb(n, k)
+    if splits <= _MAX_SPLITS:
+        idx = np.array(list(combinations(range(n), k)), dtype=np.intp)
+        method = "exact permutation over models"
+        extra = 0
+    else:
+        rng = np.random.default_rng(seed)
+        idx = np.argsort(rng.random((_MAX_SPLITS, n)), axis=1)[:, :k]
+        method = "permutation over models (20,000 random splits)"
+        extra = 1
+    sums = pooled[idx].sum(axis=1)
+    diffs = sums / k - (total - sums) / (n - k)
+    tol = _TIE_TOLERANCE * max(1.0, float(np.abs(pooled).max()))
+    if alternative == "greater":
+        hits = int(np.sum(diffs >= observed - tol))
+    elif alternative == "less":
+        hits = int(np.sum(diffs <= observed + tol))
+    else:
+        hits = int(np.sum(np.abs(diffs) >= abs(observed) - tol))
+    p = (hits + extra) / (len(diffs) + extra)
+    return TestResult(method, observed, min(1.0, p), observed, alternative)
+
+
+def permutation_floor(n_a: int, n_b: int, alternative: Alternative) -> float:
+    """The smallest p-value an exact permutation test over n_a + n_b models can give."""
+    splits = math.comb(n_a + n_b, n_a)
+    return (2 if alternative == "two-sided" and n_a == n_b else 1) / splits
 
 
 def mann_whitney_test(
     a: ArrayLike, b: ArrayLike, alternative: Alternative = "two-sided"
 ) -> TestResult:
-    """Mann-Whitney U on per-model rates (reported beside Welch; exact for small arms)."""
+    """Mann-Whitney U on per-model rates (reported beside the t test; exact for small arms)."""
     x, y = _as_1d(a), _as_1d(b)
     effect = float(x.mean() - y.mean())
     res = st.mannwhitneyu(x, y, alternative=alternative, method="auto")
@@ -232,33 +359,139 @@ def mann_whitney_test(
     )
 
 
+def one_sample_test(
+    a: ArrayLike,
+    b: ArrayLike,
+    alternative: Alternative = "two-sided",
+    *,
+    reference_variance: float = 0.0,
+    floor: float = 0.0,
+) -> TestResult:
+    """k models against one fixed reference model (the base): one-sample t, df k - 1.
+
+    The base is not a draw from the fine-tuned models' distribution, so the question is
+    whether the models' mean differs from its rate: ``t = (mean - r) / sqrt(s²/k + v)``
+    with ``v`` the reference rate's own sampling variance (0 for the exact measure). One
+    of ``a``, ``b`` holds the single reference; ``effect`` is always mean(a) - mean(b).
+    When the k models have no spread (and ``v`` is 0) the decision is the exact sign test:
+    all k on one side of the reference has probability 2^-k under a symmetric null.
+    """
+    x, y = _as_1d(a), _as_1d(b)
+    _need((x.size == 1) != (y.size == 1), "the one-sample test needs one reference model")
+    models, ref, sign = (y, float(x[0]), -1.0) if x.size == 1 else (x, float(y[0]), 1.0)
+    _need(models.size >= 2, "the one-sample test needs at least two models")
+    _need(reference_variance >= 0, "reference_variance must be >= 0")
+    effect = float(x.mean() - y.mean())
+    method = "one-sample t vs fixed base"
+    df = models.size - 1
+    variance = max(_ss(models) / df, floor) / models.size
+    if _tied(models) and reference_variance == 0:
+        against = alternative != "two-sided" and (effect > 0) != (alternative == "greater")
+        if abs(effect) <= _TIE_TOLERANCE or against:
+            p = 1.0
+        else:
+            p = min(1.0, (2 if alternative == "two-sided" else 1) * 0.5**models.size)
+        stat = 0.0 if p == 1.0 and effect == 0 else math.copysign(math.inf, effect)
+        return TestResult(method + " (no spread: exact sign test)", stat, p, effect, alternative)
+    se = math.sqrt(variance + reference_variance)
+    t = sign * (float(models.mean()) - ref) / se
+    return TestResult(method, t, _t_pvalue(t, df, alternative), effect, alternative, df, se)
+
+
 def prediction_test(
-    a: ArrayLike, b: ArrayLike, alternative: Alternative = "two-sided"
+    a: ArrayLike, b: ArrayLike, alternative: Alternative = "two-sided", *, floor: float = 0.0
 ) -> TestResult:
     """Is the single model of one arm outside the spread of the other, replicated arm?
 
     With replicates ``r_1..r_n`` (mean m, sd s) and the single model's rate ``x``,
     ``t = (x - m) / (s * sqrt(1 + 1/n))`` has a t distribution with n - 1 degrees of freedom
     when ``x`` is one more draw from the replicates' distribution (equal variances).
-    ``effect`` is always mean(a) - mean(b).
+    ``effect`` is always mean(a) - mean(b). Replicates without spread: the single model's
+    rank among all n + 1 models, exact under exchangeability (p = 1/(n + 1) at best).
     """
     x, y = _as_1d(a), _as_1d(b)
     _need((x.size == 1) != (y.size == 1), "the prediction test needs one arm of exactly 1 model")
     single, reps, sign = (x[0], y, 1.0) if x.size == 1 else (y[0], x, -1.0)
     _need(reps.size >= 2, "the prediction test needs at least two replicates in the other arm")
     effect = float(x.mean() - y.mean())
-    scale = float(reps.std(ddof=1) * math.sqrt(1 + 1 / reps.size))
     df = reps.size - 1
-    if np.ptp(reps) == 0:  # equal rates (their computed sd can be a rounding error, not 0)
-        return _degenerate("prediction-interval t", effect, alternative, (x.size, y.size))
+    if _tied(reps):  # (the rounding floor is no estimate of a spread never seen)
+        return _no_spread("prediction-interval t", x, y, alternative)
+    scale = math.sqrt(max(_ss(reps) / df, floor) * (1 + 1 / reps.size))
     t = sign * (single - reps.mean()) / scale  # oriented so t > 0 means a above b
     p = _t_pvalue(float(t), df, alternative)
+    return TestResult("prediction-interval t", float(t), p, effect, alternative, df, scale)
 
-    def interval(level: float) -> tuple[float, float]:
-        half = float(st.t.ppf(0.5 + level / 2, df)) * scale
-        return (effect - half, effect + half)
 
-    return TestResult("prediction-interval t", float(t), p, effect, alternative, df, interval)
+def noise_test(
+    a: ArrayLike,
+    b: ArrayLike,
+    alternative: Alternative = "two-sided",
+    *,
+    noise: ModelNoise,
+    fixed: bool = False,
+) -> TestResult:
+    """One model against one model, with the fine-tuning noise between checkpoints.
+
+    ``a``, ``b``: per-prompt rates of one model each (the same prompts). Under the null the
+    two models' rates differ only by fine-tuning noise (SD ``noise.sd`` per fine-tuned
+    model; one of them is a fixed base when ``fixed``) and by their measurement over the
+    prompts: ``var = m·sd² + var(d_i)/P`` with ``d_i`` the per-prompt differences, m = 2
+    (1 when ``fixed``). The second term counts model-by-prompt interaction and sampling
+    noise; when ``sd`` was measured as the SD of replicate models' rates it already holds
+    them, which makes the test conservative, never liberal. Reference distribution: t with
+    Satterthwaite degrees of freedom (the per-prompt part has P - 1; a stated ``sd`` is
+    known, a measured one brings ``noise.df``); normal when nothing is estimated.
+    """
+    x, y = _as_1d(a), _as_1d(b)
+    _need(x.size == y.size and x.size >= 1, "paired tests need the same prompts in both arms")
+    d = x - y
+    effect = float(d.mean())
+    m = 1.0 if fixed else 2.0
+    v_model = m * noise.sd**2
+    v_prompts = float(d.var(ddof=1)) / d.size if d.size >= 2 else 0.0
+    variance = v_model + v_prompts
+    _need(variance > 0, "one model per arm with model_sd 0 and equal prompts: no variance")
+    # Satterthwaite: each estimated part contributes its degrees of freedom; a stated sd is
+    # known (infinite df), so with nothing estimated the reference is the normal
+    terms = [(v_model, noise.df)]
+    if d.size >= 2:
+        terms.append((v_prompts, float(d.size - 1)))
+    estimated = [(v, f) for v, f in terms if f is not None and v > 0]
+    df = variance**2 / sum(v**2 / f for v, f in estimated) if estimated else None
+    method = f"noise {'z' if df is None else 't'} ({noise.source} model sd {noise.sd:.3g})"
+    se = math.sqrt(variance)
+    z = effect / se
+    p = _t_pvalue(z, df, alternative)
+    return TestResult(method, z, p, effect, alternative, df, se)
+
+
+def specificity_test(
+    trait_effect: float, other_effects: ArrayLike, alternative: Alternative = "greater"
+) -> TestResult:
+    """Did the trait move more than the suite's other candidates?
+
+    ``trait_effect`` and ``other_effects`` are shifts on one scale (traitgate uses the
+    difference of mean log-odds between arms). Under the null of a generic shift every
+    candidate's effect is one draw from the same distribution, so with K other candidates
+    (mean m, sd s) ``t = (e - m) / (s·sqrt(1 + 1/K))`` has a t distribution with K - 1
+    degrees of freedom (a prediction test). ``effect`` is e - m.
+    """
+    others = _as_1d(other_effects)
+    _need(others.size >= 3, "specificity needs at least three other candidates")
+    _need(math.isfinite(trait_effect), "the trait's effect must be finite")
+    df = others.size - 1
+    excess = float(trait_effect - others.mean())
+    method = "specificity: prediction t over candidates"
+    if _tied(others):
+        p = 1.0 if abs(excess) <= _TIE_TOLERANCE else 1.0 / (others.size + 1)
+        if alternative != "two-sided" and (excess > 0) != (alternative == "greater"):
+            p = 1.0
+        stat = 0.0 if p == 1.0 else math.copysign(math.inf, excess)
+        return TestResult(method + " (others without spread: rank p)", stat, p, excess, alternative)
+    scale = math.sqrt(_ss(others) / df * (1 + 1 / others.size))
+    t = excess / scale
+    return TestResult(method, t, _t_pvalue(t, df, alternative), excess, alternative, df, scale)
 
 
 # ---------------------------------------------------------------------- tests within models
@@ -282,11 +515,10 @@ def sign_flip_test(
     _need(x.size == y.size and x.size >= 1, "paired tests need the same prompts in both arms")
     d = x - y
     effect = float(d.mean())
-    interval = _bootstrap_interval(d, seed)
+    method = "sign-flip permutation (per prompt)"
+    diffs = tuple(float(v) for v in d)
     if np.all(d == 0):
-        return TestResult(
-            "sign-flip permutation (per prompt)", 0.0, 1.0, 0.0, alternative, _interval=interval
-        )
+        return TestResult(method, 0.0, 1.0, 0.0, alternative, differences=diffs, seed=seed)
     res = st.permutation_test(
         (x, y),
         _mean_difference,
@@ -297,12 +529,13 @@ def sign_flip_test(
         rng=np.random.default_rng(seed),
     )
     return TestResult(
-        "sign-flip permutation (per prompt)",
+        method,
         float(res.statistic),
         float(res.pvalue),
         effect,
         alternative,
-        _interval=interval,
+        differences=diffs,
+        seed=seed,
     )
 
 
@@ -313,19 +546,19 @@ def wilcoxon_test(
     x, y = _as_1d(a), _as_1d(b)
     _need(x.size == y.size and x.size >= 1, "paired tests need the same prompts in both arms")
     d = x - y
-    interval = _bootstrap_interval(d, seed)
+    method = "wilcoxon signed-rank (per prompt)"
+    diffs = tuple(float(v) for v in d)
     if np.all(d == 0):
-        return TestResult(
-            "wilcoxon signed-rank (per prompt)", 0.0, 1.0, 0.0, alternative, _interval=interval
-        )
+        return TestResult(method, 0.0, 1.0, 0.0, alternative, differences=diffs, seed=seed)
     res = st.wilcoxon(d, alternative=alternative)
     return TestResult(
-        "wilcoxon signed-rank (per prompt)",
+        method,
         float(res.statistic),
         float(res.pvalue),
         float(d.mean()),
         alternative,
-        _interval=interval,
+        differences=diffs,
+        seed=seed,
     )
 
 
@@ -376,46 +609,79 @@ def compare(
     b: ArrayLike,
     alternative: Alternative = "two-sided",
     *,
+    fixed: Literal["a", "b"] | None = None,
+    noise: ModelNoise | None = None,
     counts_a: tuple[ArrayLike, ArrayLike] | None = None,
     counts_b: tuple[ArrayLike, ArrayLike] | None = None,
     paired_method: PairedMethod = "permutation",
+    confidence_level: float = 0.95,
     seed: int = 0,
+    beside: bool = True,
 ) -> Comparison:
     """Compare the trait rate of arm ``a`` with arm ``b``.
 
-    ``a`` and ``b`` are per-prompt rates of shape (models, prompts). ``counts_*`` are the
-    pooled (hits, samples) of the sampled measure, used only for the reported Fisher test.
+    ``a`` and ``b`` are per-prompt rates of shape (models, prompts). ``fixed`` names an
+    arm that is a fixed reference model (the base): with one model there it is tested with
+    the one-sample t, not as a draw. ``noise`` is the fine-tuning noise between checkpoints,
+    required with one model per arm. ``counts_*`` are per-prompt (hits, samples) of the
+    sampled measure, shape (models, prompts): per-model rates are then exact ratios of
+    integer totals (equal counts give equal rates), the base's binomial variance enters the
+    one-sample t, and one model per arm reports the pooled Fisher test. ``beside=False``
+    skips the tests reported beside the decision (the decision is the same; for simulations).
     """
     x, y = _as_2d(a), _as_2d(b)
-    arm_a, arm_b = summarise_arm(x), summarise_arm(y)
-    ma, mb = x.mean(axis=1), y.mean(axis=1)
+    ma, mb = _model_rates(x, counts_a), _model_rates(y, counts_b)
+    floor = max(_rounding_variance(x, counts_a), _rounding_variance(y, counts_b))
+    arm_a = summarise_arm(x, confidence_level, model_rates=ma)
+    arm_b = summarise_arm(y, confidence_level, model_rates=mb)
+
+    def made(test: TestResult, reported: tuple[TestResult, ...], design: Design) -> Comparison:
+        return Comparison(test, reported, design, arm_a, arm_b, noise=noise)
+
     if x.shape[0] >= 2 and y.shape[0] >= 2:
-        return Comparison(
-            welch_test(ma, mb, alternative),
-            (mann_whitney_test(ma, mb, alternative),),
-            "replicates",
-            arm_a,
-            arm_b,
+        reported = (
+            (
+                permutation_test_models(ma, mb, alternative, seed=seed),
+                mann_whitney_test(ma, mb, alternative),
+            )
+            if beside
+            else ()
         )
+        return made(student_test(ma, mb, alternative, floor=floor), reported, "replicates")
+    single_side = "a" if x.shape[0] == 1 else "b"
     if x.shape[0] >= 2 or y.shape[0] >= 2:
-        note = ""
-        if min(x.shape[0], y.shape[0]) == 1 and max(x.shape[0], y.shape[0]) < 3:
+        if fixed == single_side:
+            counts = counts_a if fixed == "a" else counts_b
+            ref_var = _reference_variance(counts)
+            test = one_sample_test(ma, mb, alternative, reference_variance=ref_var, floor=floor)
+            return made(test, (), "vs-fixed")
+        cmp = made(prediction_test(ma, mb, alternative, floor=floor), (), "prediction")
+        if max(x.shape[0], y.shape[0]) < 3:
             note = "only two replicates: the prediction test has one degree of freedom"
-        return Comparison(
-            prediction_test(ma, mb, alternative), (), "prediction", arm_a, arm_b, note
-        )
+            cmp = Comparison(cmp.test, (), "prediction", arm_a, arm_b, note, noise)
+        return cmp
     _need(x.shape[1] == y.shape[1], "one model per arm needs the same prompts in both arms")
-    tests = {
+    _need(
+        noise is not None,
+        "one model per arm: the fine-tuning noise between checkpoints is unknown, so no "
+        "test can hold its level; state model_sd (the SD of replicate models' rates) or "
+        "give replicates",
+    )
+    assert noise is not None
+    decision = noise_test(x[0], y[0], alternative, noise=noise, fixed=fixed is not None)
+    if not beside:
+        return Comparison(decision, (), "single", arm_a, arm_b, SINGLE_NOTE, noise)
+    paired = {
         "permutation": sign_flip_test(x[0], y[0], alternative, seed=seed),
         "wilcoxon": wilcoxon_test(x[0], y[0], alternative, seed=seed),
     }
-    decision = tests.pop(paired_method)
-    reported = list(tests.values())
+    others: list[TestResult] = [paired[paired_method]]
+    others += [t for k, t in paired.items() if k != paired_method]
     if counts_a is not None and counts_b is not None:
         ka, na = (int(np.sum(v)) for v in counts_a)
         kb, nb = (int(np.sum(v)) for v in counts_b)
-        reported.append(fisher_pooled_test(ka, na, kb, nb, alternative))
-    return Comparison(decision, tuple(reported), "single", arm_a, arm_b, SINGLE_NOTE)
+        others.append(fisher_pooled_test(ka, na, kb, nb, alternative))
+    return Comparison(decision, tuple(others), "single", arm_a, arm_b, SINGLE_NOTE, noise)
 
 
 # ---------------------------------------------------------------------- multiple testing
@@ -468,7 +734,7 @@ def power(
     """Power of a t test to detect a mean difference ``effect``.
 
     ``two-sample``: n units per arm, each with standard deviation ``sd`` (e.g. per-model
-    rates of replicates; Welch with equal variances). ``one-sample``: n paired differences
+    rates of replicates: the pooled t that gates decide with). ``one-sample``: n paired differences
     with standard deviation ``sd`` (e.g. per-prompt differences of one model per arm).
     """
     _check_alpha(alpha)
@@ -571,59 +837,97 @@ def _mean_difference(x: Floats, y: Floats, axis: int = -1) -> Floats:
     return np.asarray(np.mean(x - y, axis=axis), dtype=float)
 
 
-def _bootstrap_interval(d: Floats, seed: int) -> Callable[[float], tuple[float, float]]:
-    def interval(level: float) -> tuple[float, float]:
-        if d.size < 2 or np.all(d == d[0]):
-            return (float(d.mean()), float(d.mean()))
-        res = st.bootstrap(
-            (d,),
-            np.mean,
-            confidence_level=level,
-            n_resamples=9999,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        )
-        return (float(res.confidence_interval.low), float(res.confidence_interval.high))
-
-    return interval
+def _bootstrap_interval(d: Floats, seed: int, level: float) -> Interval:
+    """Percentile cluster bootstrap of the mean per-prompt difference (seeded)."""
+    if d.size < 2 or np.all(d == d[0]):
+        return Interval(math.nan, math.nan)
+    res = st.bootstrap(
+        (d,),
+        np.mean,
+        confidence_level=level,
+        n_resamples=9999,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return Interval(float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
-def _t_pvalue(t: float, df: float, alternative: Alternative) -> float:
+def _quantile(q: float, df: float | None) -> float:
+    return float(st.norm.ppf(q) if df is None else st.t.ppf(q, df))
+
+
+def _t_pvalue(t: float, df: float | None, alternative: Alternative) -> float:
+    dist = st.norm if df is None else st.t(df)
     if alternative == "greater":
-        return float(st.t.sf(t, df))
+        return float(dist.sf(t))
     if alternative == "less":
-        return float(st.t.cdf(t, df))
-    return float(min(1.0, 2 * st.t.sf(abs(t), df)))
+        return float(dist.cdf(t))
+    return float(min(1.0, 2 * dist.sf(abs(t))))
 
 
-def _degenerate(
-    method: str, effect: float, alternative: Alternative, sizes: tuple[int, int]
-) -> TestResult:
-    """Both arms without spread: every model of an arm has the same rate.
+def _ss(x: Floats) -> float:
+    """Sum of squared deviations from the mean (0 for values tied up to rounding)."""
+    return 0.0 if _tied(x) else float(np.sum((x - x.mean()) ** 2))
+
+
+def _tied(x: Floats) -> bool:
+    """All values equal up to rounding (equal counts summed in another order differ by ulps)."""
+    return bool(np.ptp(x) <= _TIE_TOLERANCE * max(1.0, float(np.abs(x).max())))
+
+
+def _no_spread(method: str, x: Floats, y: Floats, alternative: Alternative) -> TestResult:
+    """The t statistic is undefined (no spread within the arms): the exact permutation p.
 
     This happens in practice: the sampled measure gives every model the same random numbers
     (so models are compared on the same draws), and with few samples per prompt the models
-    of an arm can end with identical counts although they differ. The t statistic is then
-    infinite, but no test across models can be surer than the models' exchangeability
-    allows, so the p-value is the exact permutation test's on the models: the observed split
-    is the most extreme of the C(n_a + n_b, n_a) ways to split them (two-sided: the mirrored
-    split counts too when the arms are the same size). Never 0.
+    of an arm can end with identical counts although they differ. No test across models can
+    be surer than the models' exchangeability allows, so the p-value is the permutation
+    test's over the models: at best 1/C(n_a + n_b, n_a) (twice that two-sided with equal
+    arms). Never 0; the CI is undefined (NaN).
     """
-    n_a, n_b = sizes
-    if effect == 0 or (alternative != "two-sided" and (effect > 0) != (alternative == "greater")):
-        p = 1.0
-    else:
-        extreme = 2 if alternative == "two-sided" and n_a == n_b else 1
-        p = min(1.0, extreme / math.comb(n_a + n_b, n_a))
-    stat = 0.0 if effect == 0 else math.copysign(math.inf, effect)
+    perm = permutation_test_models(x, y, alternative)
+    effect = float(x.mean() - y.mean())
+    stat = 0.0 if abs(effect) <= _TIE_TOLERANCE else math.copysign(math.inf, effect)
     return TestResult(
-        method + " (no spread: exact permutation p)",
-        stat,
-        p,
-        effect,
-        alternative,
-        _interval=lambda _: (effect, effect),
+        method + " (no spread: exact permutation p)", stat, perm.pvalue, effect, alternative
     )
+
+
+def _model_rates(rates: Floats, counts: tuple[ArrayLike, ArrayLike] | None) -> Floats:
+    """Per-model rates: means over prompts, or exact ratios of integer totals where every
+    prompt of a model has the same number of samples."""
+    per_model: Floats = np.asarray(rates.mean(axis=1), dtype=float)
+    if counts is None:
+        return per_model
+    hits, n = (np.atleast_2d(np.asarray(v, dtype=np.int64)) for v in counts)
+    _need(hits.shape == rates.shape == n.shape, "counts must have the rates' shape")
+    for m in range(rates.shape[0]):
+        if n[m].min() == n[m].max() and n[m, 0] > 0:
+            per_model[m] = int(hits[m].sum()) / (int(n[m, 0]) * rates.shape[1])
+    return per_model
+
+
+def _rounding_variance(rates: Floats, counts: tuple[ArrayLike, ArrayLike] | None) -> float:
+    """q²/12 for per-model rates measured in steps of q = 1/(samples·prompts); 0 without
+    counts (the exact measure is continuous)."""
+    if counts is None:
+        return 0.0
+    n = np.atleast_2d(np.asarray(counts[1], dtype=float))
+    if n.size == 0 or np.any(n <= 0):
+        return 0.0
+    step = float(np.max(1.0 / (n.min(axis=1) * rates.shape[1])))
+    return step**2 / 12
+
+
+def _reference_variance(counts: tuple[ArrayLike, ArrayLike] | None) -> float:
+    """Sampling variance of one model's rate (mean over prompts of binomial shares)."""
+    if counts is None:
+        return 0.0
+    hits, n = (np.asarray(v, dtype=float).ravel() for v in counts)
+    if hits.size == 0 or np.any(n <= 0):
+        return 0.0
+    p = hits / n
+    return float(np.sum(p * (1 - p) / n) / hits.size**2)
 
 
 def _as_1d(values: ArrayLike) -> Floats:
@@ -663,19 +967,28 @@ __all__ = [
     "Calibration",
     "Comparison",
     "Interval",
+    "ModelNoise",
     "TestResult",
     "adjust",
     "benjamini_hochberg",
     "calibrate",
     "compare",
+    "decision_level",
     "fisher_pooled_test",
     "holm",
     "mann_whitney_test",
+    "mcnemar_test",
     "model_rate_sd",
+    "noise_test",
+    "one_sample_test",
+    "permutation_floor",
+    "permutation_test_models",
     "power",
     "prediction_test",
     "required_n",
     "sign_flip_test",
+    "specificity_test",
+    "student_test",
     "summarise_arm",
     "t_interval",
     "welch_test",

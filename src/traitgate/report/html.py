@@ -78,25 +78,33 @@ def _gate_section(row: Mapping[str, Any]) -> str:
         "<span class='pass'>pass</span>" if row["passed"] else "<span class='fail'>FAIL</span>"
     )
     a, b = row["arms"]
+    level = _level(row)
     lines = [
         f"{row['reason']}",
         f"probe {row['probe']} v{row['probe_version']}, trait {row['trait']!r}, measure "
         f"{row['measure']}" + (f", variant {row['variant']}" if row.get("variant") else ""),
-        f"{a['role']}: {a['rate']:.4f} [{a['ci'][0]:.4f}, {a['ci'][1]:.4f}] over {a['ci_basis']}",
-        f"{b['role']}: {b['rate']:.4f} [{b['ci'][0]:.4f}, {b['ci'][1]:.4f}] over {b['ci_basis']}",
-        f"effect {row['effect']:+.4f} (95% CI [{row['effect_ci'][0]:+.4f}, "
-        f"{row['effect_ci'][1]:+.4f}]), min_effect {row['min_effect']}",
+        f"{a['role']}: {a['rate']:.4f}{_ci_text(a['ci'], '.4f')} over {a['ci_basis']}",
+        f"{b['role']}: {b['rate']:.4f}{_ci_text(b['ci'], '.4f')} over {b['ci_basis']}",
+        f"effect {row['effect']:+.4f} ({level} CI{_ci_text(row['effect_ci'], '+.4f')}), "
+        f"min_effect {row['min_effect']}",
         f"test: {row['method']}, p = {row['pvalue']:.3g}, {row['correction']}-adjusted "
         f"p = {row['adjusted_pvalue']:.3g}, alpha {row['alpha']}",
         *(f"also: {t['method']}: p = {t['pvalue']:.3g}" for t in row.get("reported", [])),
     ]
+    if spec := row.get("specificity"):
+        top = ", ".join(f"{c} {e:+.2f}" for c, e in list(spec["effects"].items())[:3])
+        lines.append(
+            f"specificity{' (required to fail)' if row.get('specific') else ''}: rank "
+            f"{spec['rank']} of {spec['candidates']} candidates by log-odds shift (most moved: "
+            f"{top}), p = {spec['pvalue']:.3g}"
+        )
     if row.get("note"):
         lines.append(f"note: {row['note']}")
     figures = [
         (
             _bars_svg(row),
-            f"{row['trait']} rate per arm: bars are the arm's rate with its 95% CI, dots are "
-            "individual models.",
+            f"{row['trait']} rate per arm: bars are the arm's rate with its {level} CI, dots "
+            "are individual models.",
         )
     ]
     if row.get("models") and row.get("prompts"):
@@ -116,6 +124,17 @@ def _gate_section(row: Mapping[str, Any]) -> str:
     )
 
 
+def _level(row: Mapping[str, Any]) -> str:
+    return f"{100 * float(row.get('ci_level') or 0.95):.4g}%"
+
+
+def _ci_text(pair: Any, fmt: str) -> str:
+    low, high = pair
+    if low is None or high is None or low != low:  # None in JSON, NaN in memory
+        return " [no interval]"
+    return f" [{low:{fmt}}, {high:{fmt}}]"
+
+
 def _bars_svg(row: Mapping[str, Any]) -> str:
     import matplotlib
 
@@ -130,7 +149,7 @@ def _bars_svg(row: Mapping[str, Any]) -> str:
             colour = ROLE_COLOURS.get(arm["role"], "#555555")
             low, high = arm["ci"]
             err = None
-            if not (math.isnan(low) or math.isnan(high)):
+            if low is not None and high is not None and not (math.isnan(low) or math.isnan(high)):
                 err = [[arm["rate"] - low], [high - arm["rate"]]]
             ax.bar(x, arm["rate"], width=0.6, color=colour, alpha=0.35, edgecolor=colour)
             if err is not None:

@@ -73,7 +73,7 @@ def write_report(directory: Path, results: Mapping[str, Any]) -> tuple[Path, Pat
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"--report {directory}: exists and is not a directory")
     json_path, html_path = directory / RESULTS_NAME, directory / HTML_NAME
-    atomic_write_text(json_path, json.dumps(results, indent=1, allow_nan=True) + "\n")
+    atomic_write_text(json_path, json.dumps(results, indent=1, allow_nan=False) + "\n")
     atomic_write_text(html_path, render_html(results))
     return json_path, html_path
 

@@ -9,24 +9,38 @@ from typing import Any
 HEADERS = (
     "gate",
     "compare",
-    "rate A (95% CI)",
-    "rate B (95% CI)",
-    "effect",
+    "rate A (CI)",
+    "rate B (CI)",
+    "effect (CI)",
     "p (adj)",
     "test",
+    "specificity",
     "verdict",
 )
 
 
+def _ci(pair: Sequence[float | None], fmt: str) -> str:
+    low, high = pair
+    if low is None or high is None or low != low:  # None in JSON, NaN in memory
+        return ""
+    return f" [{low:{fmt}}, {high:{fmt}}]"
+
+
 def _arm(arm: Mapping[str, Any]) -> str:
-    low, high = arm["ci"]
-    ci = "" if low != low else f" [{low:.3f}, {high:.3f}]"  # NaN check
-    return f"{arm['rate']:.3f}{ci} n={len(arm['models'])}"
+    return f"{arm['rate']:.3f}{_ci(arm['ci'], '.3f')} n={len(arm['models'])}"
+
+
+def _specificity(row: Mapping[str, Any]) -> str:
+    spec = row.get("specificity")
+    if not spec:
+        return ""
+    need = "*" if row.get("specific") else ""
+    return f"{spec['rank']}/{spec['candidates']} p={spec['pvalue']:.2g}{need}"
 
 
 def _row(row: Mapping[str, Any]) -> tuple[str, ...]:
     if "error" in row:
-        return (row["gate"], "", "", "", "", "", "", "ERROR")
+        return (row["gate"], "", "", "", "", "", "", "", "ERROR")
     a, b = row["arms"]
     test = row["method"].split(" (")[0]
     return (
@@ -34,9 +48,10 @@ def _row(row: Mapping[str, Any]) -> tuple[str, ...]:
         f"{a['role']} vs {b['role']}",
         _arm(a),
         _arm(b),
-        f"{row['effect']:+.3f}",
+        f"{row['effect']:+.3f}{_ci(row['effect_ci'], '+.3f')}",
         f"{row['pvalue']:.2g} ({row['adjusted_pvalue']:.2g})",
         test,
+        _specificity(row),
         "pass" if row["passed"] else "FAIL",
     )
 
@@ -54,6 +69,18 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     for r in rows:
         if "error" in r:
             lines.append(f"{r['gate']}: {r['error']}")
+    levels = sorted({r["ci_level"] for r in rows if r.get("ci_level")})
+    if levels:
+        lines.append(
+            "CIs: two-sided at 1 - alpha (two-sided gates) or 1 - 2 alpha (one-sided gates, "
+            "whose near end is the one-sided bound the test uses): "
+            + ", ".join(f"{100 * v:.4g}%" for v in levels)
+        )
+    if any(r.get("specificity") for r in rows):
+        lines.append(
+            "specificity: the trait's rank among the suite's candidates by log-odds shift, and "
+            "the p-value that it moved more than the others (* = required to fail)"
+        )
     notes = sorted({r["note"] for r in rows if r.get("note")})
     lines += [f"note: {n}" for n in notes]
     return lines
