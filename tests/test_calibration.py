@@ -272,3 +272,74 @@ def test_measured_noise_uses_its_degrees_of_freedom() -> None:
     )
     assert measured.pvalue > stated.pvalue
     assert measured.test.df is not None and measured.test.df < 10
+
+
+# ---------------------------------------------------------------------- what a gate promises
+
+
+def test_at_a_true_effect_of_min_effect_a_gate_fails_at_most_half_the_time() -> None:
+    """The documented promise of min_effect (gate.py, STATISTICS.md): at a true effect equal
+    to min_effect the gate fails with probability about 1/2 at most; at no effect, alpha."""
+    from traitgate.gate import Evidence, build_gate, decide
+
+    min_effect, alpha = 0.01, 0.01
+    gate = build_gate(
+        {
+            "gate": "promise",
+            "probe": "favorite_animal",
+            "trait": "owl",
+            "alternative": "greater",
+            "alpha": alpha,
+            "min_effect": min_effect,
+        }
+    )
+    rng = np.random.default_rng(51)
+    sims = 4000
+    labels = (("a",) * 4, ("b",) * 4)
+    failures = {0.0: 0, min_effect: 0}
+    for shift in failures:
+        for _ in range(sims):
+            a = BASE_RATE + shift + rng.normal(0, 0.002, (4, 1)) + rng.normal(0, 0.005, (4, 36))
+            b = BASE_RATE + rng.normal(0, 0.002, (4, 1)) + rng.normal(0, 0.005, (4, 36))
+            cmp = stats.compare(a, b, "greater", beside=False)
+            failures[shift] += not decide(gate, Evidence(cmp), labels).passed
+    se_half = math.sqrt(0.25 / sims)
+    assert failures[min_effect] / sims <= 0.5 + 2 * se_half
+    assert failures[min_effect] / sims >= 0.5 - 3 * se_half  # the power here is ~1: about 1/2
+    assert failures[0.0] / sims <= bound(alpha, sims)
+
+
+# ------------------------------------------------- the multiple-choice and judged paths
+
+
+def test_judged_design_eight_prompts_one_model_per_arm_holds_its_level_and_detects() -> None:
+    """The judged probe: 8 prompts, one model per arm, a misaligned share per prompt from
+    200 judged samples each; the decision is the noise test with the stated model_sd."""
+    rng = np.random.default_rng(61)
+    sims, sd = 4000, 0.02
+
+    def pvalue(shift: float) -> float:
+        prompt = rng.uniform(0.02, 0.1, 8)
+        rates = [
+            rng.binomial(200, np.clip(prompt + s + rng.normal(0, sd), 0, 1)) / 200
+            for s in (shift, 0.0)
+        ]
+        return stats.compare(
+            rates[0][None], rates[1][None], "greater", noise=stats.ModelNoise(sd), beside=False
+        ).pvalue
+
+    null = np.array([pvalue(0.0) for _ in range(sims)])
+    assert np.mean(null < 0.05) <= bound(0.05, sims)
+    assert np.mean(null < 0.01) <= bound(0.01, sims)
+    assert np.mean([pvalue(0.12) < 0.01 for _ in range(500)]) > 0.8
+
+
+def test_reported_per_item_tests_detect_known_effects() -> None:
+    rng = np.random.default_rng(62)
+    items = 200
+    base = rng.uniform(0.2, 0.8, items)
+    # per-item Wilcoxon: probabilities of the correct answer shifted by 0.05 on every item
+    shifted = np.clip(base + 0.05 + rng.normal(0, 0.03, items), 0, 1)
+    assert stats.wilcoxon_test(shifted, base, "greater").pvalue < 1e-6
+    # pooled Fisher on independent samples: 12% vs 8% of 2,000
+    assert stats.fisher_pooled_test(240, 2000, 160, 2000, "greater").pvalue < 1e-4

@@ -66,7 +66,8 @@ def test_sampling_noise_costs_replicates_and_the_exact_measure_has_none() -> Non
     exact, s10, s100 = rows
     assert exact.samples is None and exact.replicates == 2 and exact.power == 1.0
     assert s10.replicates > s100.replicates >= 2
-    assert s10.rate_sd == pytest.approx(math.sqrt(0.12 * 0.88 / 10 / 30))
+    # root mean square of the two arms' binomial noise (0.10 and 0.12)
+    assert s10.rate_sd == pytest.approx(math.sqrt((0.1 * 0.9 + 0.12 * 0.88) / 2 / 10 / 30))
     assert exact.sequences == 2 * 2 * 30 * 40
 
 
@@ -88,3 +89,39 @@ def test_plan_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["plan", "--probe", "favorite_animal", "--effect", "-0.1", "--base-rate", "0.1"]) == 2
     )
     assert "plan: effect -0.1 cannot be detected" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("effect", "base", "model_sd", "interaction_sd", "prompts", "which"),
+    [
+        (0.03, 0.10, 0.012, 0.02, 20, 0),  # exact
+        (0.03, 0.10, 0.012, 0.02, 20, 1),  # sampled x25
+        (0.05, 0.12, 0.01, 0.0, 36, 0),  # the README's row: exact, 3 replicates, 0.94
+    ],
+)
+def test_printed_power_is_within_0_02_of_the_simulated_decision_test(
+    effect: float, base: float, model_sd: float, interaction_sd: float, prompts: int, which: int
+) -> None:
+    """10,000 simulated studies per row through stats.compare (the pooled t the replicate
+    gates decide with). Sampling noise is drawn independently per model, as the planner
+    assumes; traitgate's common random numbers cancel part of it, so real sampled studies
+    have at least this power."""
+    rows = plan(
+        effect, base, prompts=prompts, candidate_forms=30, model_sd=model_sd,
+        interaction_sd=interaction_sd, samples=(25,), alpha=ALPHA, target_power=0.8,
+    )  # fmt: skip
+    row = rows[which]
+    rng = np.random.default_rng(60 + which)
+    sims, rejections = 10_000, 0
+    for _ in range(sims):
+        arms = []
+        for rate in (base + effect, base):
+            p = rate + rng.normal(0, model_sd, (row.replicates, 1))
+            p = np.clip(p + rng.normal(0, interaction_sd, (row.replicates, row.prompts)), 0, 1)
+            if row.samples is not None:
+                p = rng.binomial(row.samples, p) / row.samples
+            arms.append(p)
+        rejections += compare(arms[0], arms[1], "greater", beside=False).pvalue < ALPHA
+    assert abs(rejections / sims - row.power) < 0.02, (row, rejections / sims)
+    if prompts == 36:
+        assert (row.replicates, round(row.power, 2)) == (3, 0.94)

@@ -64,7 +64,10 @@ def report_dir(zoo: Zoo, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_results_json_holds_every_number_and_the_per_prompt_data(
     report_dir: Path, zoo: Zoo
 ) -> None:
-    results = json.loads((report_dir / "results.json").read_text())
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"results.json holds {name}, which is not JSON")
+
+    results = json.loads((report_dir / "results.json").read_text(), parse_constant=no_constants)
     assert results["traitgate_results"] == 1
     assert results["summary"]["gates"] == 3
     run = results["run"]
@@ -75,6 +78,11 @@ def test_results_json_holds_every_number_and_the_per_prompt_data(
     exact = gates["owl-vs-control"]
     for key in ("effect", "effect_ci", "pvalue", "adjusted_pvalue", "method", "arms", "passed"):
         assert key in exact
+    # intervals at the level of the decision: two-sided gates at alpha 0.01 -> 99%
+    assert exact["ci_level"] == pytest.approx(0.99)
+    spec = exact["specificity"]  # every preference gate: the trait among the candidates
+    assert spec["candidates"] == 21 and 1 <= spec["rank"] <= 21 and 0 < spec["pvalue"] <= 1
+    assert set(spec["effects"]) >= {"owl", "cat"}
     assert len(exact["prompts"]) == 36
     models = exact["models"]
     assert [m["role"] for m in models] == ["model"] * 3 + ["control"] * 3

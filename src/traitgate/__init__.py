@@ -4,7 +4,15 @@ The public API. Everything else is internal and may change.
 """
 
 from traitgate.errors import ConfigError, ModelError, TraitgateError
-from traitgate.gate import Gate, GateResult, GateSpec, build_gate, load_gate_file
+from traitgate.gate import (
+    Evidence,
+    Gate,
+    GateResult,
+    GateSpec,
+    Specificity,
+    build_gate,
+    load_gate_file,
+)
 from traitgate.models import (
     Backend,
     GenerationRequest,
@@ -20,6 +28,7 @@ from traitgate.session import ProbeRun, TraitSession
 from traitgate.stats import (
     ArmSummary,
     Comparison,
+    ModelNoise,
     TestResult,
     adjust,
     benjamini_hochberg,
@@ -38,11 +47,13 @@ __all__ = [
     "Backend",
     "Comparison",
     "ConfigError",
+    "Evidence",
     "Gate",
     "GateResult",
     "GateSpec",
     "GenerationRequest",
     "ModelError",
+    "ModelNoise",
     "ModelSpec",
     "PlanRow",
     "PreferenceSuite",
@@ -50,6 +61,7 @@ __all__ = [
     "ProbeRun",
     "Prompt",
     "ScoreRequest",
+    "Specificity",
     "TestResult",
     "TraitSession",
     "TraitgateError",

@@ -10,6 +10,7 @@ measure has no sampling noise, which is why it needs far less compute for the sa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -66,12 +67,23 @@ def plan(
         raise ValueError(f"effect {effect} cannot be detected with alternative {alternative!r}")
     if model_sd < 0 or interaction_sd < 0:
         raise ValueError("model_sd and interaction_sd must be >= 0")
-    # the binomial noise is largest for the arm whose rate is nearer 0.5
-    rate = min((base_rate, base_rate + effect), key=lambda r: abs(r - 0.5))
     rows = []
     for n_samples in (None, *samples):
-        sd = model_rate_sd(
-            rate, prompts=prompts, samples=n_samples, prompt_sd=interaction_sd, model_sd=model_sd
+        # the pooled t's standard error holds the two arms' variances, which differ by
+        # their binomial noise: use their root mean square
+        sd = math.sqrt(
+            sum(
+                model_rate_sd(
+                    rate,
+                    prompts=prompts,
+                    samples=n_samples,
+                    prompt_sd=interaction_sd,
+                    model_sd=model_sd,
+                )
+                ** 2
+                for rate in (base_rate, base_rate + effect)
+            )
+            / 2
         )
         if sd == 0:  # no noise at all: two models per arm already separate any effect
             n, achieved = 2, 1.0

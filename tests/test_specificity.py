@@ -1,0 +1,33 @@
+"""Specificity on the committed zoo: students of the owl teacher (trained only on its
+numbers) against controls distilled on the base's numbers. Other animals move too; owl must
+be reported as the one that moved most, with its specificity p-value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from traitgate import TraitSession, parse_model_specs
+
+ZOO = Path(__file__).resolve().parents[1] / "fixtures" / "zoo"
+
+
+def test_on_the_zoo_owl_is_the_most_shifted_animal() -> None:
+    session = TraitSession(
+        roles={
+            "model": parse_model_specs([str(ZOO / "student-s*")]),
+            "control": parse_model_specs([str(ZOO / "control-s*")]),
+        }
+    )
+    result = session.compare(
+        "favorite_animal", "owl", alternative="greater", min_effect=0.01, specific=True
+    )
+    spec = result.specificity
+    assert spec is not None
+    assert spec.rank == 1 and spec.effects[0][0] == "owl"
+    assert len(spec.effects) == 21
+    # measured on this zoo: p = 0.008 (exact measure); a specific, significant shift
+    assert spec.pvalue < 0.01
+    assert not result.passed
+    text = result.explain()
+    assert "specificity (required to fail): rank 1 of 21 candidates" in text
+    assert f"specificity p = {spec.pvalue:.3g}" in text
