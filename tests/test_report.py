@@ -78,8 +78,9 @@ def test_results_json_holds_every_number_and_the_per_prompt_data(
     exact = gates["owl-vs-control"]
     for key in ("effect", "effect_ci", "pvalue", "adjusted_pvalue", "method", "arms", "passed"):
         assert key in exact
-    # intervals at the level of the decision: two-sided gates at alpha 0.01 -> 99%
-    assert exact["ci_level"] == pytest.approx(0.99)
+    # intervals at the level of the decision, alpha 0.01: one-sided 98%, two-sided 99%
+    assert exact["ci_level"] == pytest.approx(0.98)
+    assert results["gates"][1]["ci_level"] == pytest.approx(0.99)
     spec = exact["specificity"]  # every preference gate: the trait among the candidates
     assert spec["candidates"] == 21 and 1 <= spec["rank"] <= 21 and 0 < spec["pvalue"] <= 1
     assert set(spec["effects"]) >= {"owl", "cat"}

@@ -1,9 +1,9 @@
 """The HTML report: one self-contained page (inline SVG figures, no scripts, no network).
 
-Per gate: a bar chart of each arm's trait rate with its 95% CI and each model as a dot
-(the layout of the published figures), and a per-prompt scatter of the comparator's rate
-against the candidate's (points above the diagonal: prompts where the candidate names the
-trait more often).
+Per gate: a bar chart of each arm's trait rate with its CI (at the gate's level) and each
+model as a dot (the layout of the published figures), and a per-prompt scatter of the
+comparator's rate against the candidate's (points above the diagonal: prompts where the
+candidate names the trait more often).
 """
 
 from __future__ import annotations
