@@ -138,3 +138,24 @@ def test_a_probe_a_model_cannot_run_fails_only_its_gate(zoo: Zoo, tmp_path: Path
     assert isinstance(outcomes[0], ModelError)
     assert "'axolotl' contains words its tokenizer does not know" in str(outcomes[0])
     assert not isinstance(outcomes[1], Exception)
+
+
+def test_one_model_per_arm_measures_the_noise_on_replicate_controls(zoo: Zoo) -> None:
+    """A gate comparing one model with the base and stating no model_sd uses the SD of the
+    session's control models' rates, with its degrees of freedom; without controls it is
+    refused with one line saying what to add."""
+    roles = {
+        "model": parse_model_specs([str(zoo.owl[0])]),
+        "base": parse_model_specs([str(zoo.base)]),
+    }
+    no_sd = gate("owl-single", "owl", ["model", "base"], model_sd=None)
+    refused = TraitSession(roles=roles).evaluate([no_sd])[0]
+    assert isinstance(refused, ConfigError) and "model_sd: one model per arm" in str(refused)
+    controls = parse_model_specs([str(p) for p in zoo.neutral])
+    result = TraitSession(roles={**roles, "control": controls}).evaluate([no_sd])[0]
+    assert not isinstance(result, Exception)
+    noise = result.comparison.noise
+    assert noise is not None and noise.df == len(zoo.neutral) - 1
+    assert noise.source == f"measured: SD of {len(zoo.neutral)} controls"
+    assert result.comparison.method.startswith("noise t (measured")
+    assert "assumed fine-tuning noise between checkpoints" in result.explain()

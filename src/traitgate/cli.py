@@ -57,7 +57,8 @@ def lint_notes(paths: Sequence[Path], probe_paths: Sequence[Path] = ()) -> list[
     names = ", ".join(f"{g.where} {g.name}" for g in unsized)
     return [
         f"note: {len(unsized)} gate(s) without model_sd will be refused when run with one "
-        f"model per arm (give replicates, or state model_sd): {names}"
+        "model per arm and fewer than two control models to measure the noise (give "
+        f"replicates or controls, or state model_sd): {names}"
     ]
 
 

@@ -390,22 +390,33 @@ def _specificity_dict(spec: Specificity | None) -> dict[str, Any] | None:
 
 
 def compare_arms(
-    gate: Gate, a: Sequence[ProbeResult], b: Sequence[ProbeResult], *, seed: int = 0
+    gate: Gate,
+    a: Sequence[ProbeResult],
+    b: Sequence[ProbeResult],
+    *,
+    seed: int = 0,
+    controls: Sequence[ProbeResult] = (),
 ) -> Evidence:
-    """Run the gate's statistics on each arm's probe results (one result per model)."""
+    """Run the gate's statistics on each arm's probe results (one result per model).
+
+    ``controls``: replicate control models (live or from a baseline) that measure the
+    fine-tuning noise when a gate compares one model per arm and states no ``model_sd``.
+    """
     spec = gate.spec
     rates_a = np.stack([r.trait_rates(gate.trait) for r in a])
     rates_b = np.stack([r.trait_rates(gate.trait) for r in b])
     a_role, b_role = spec.compare
     fixed: Literal["a", "b"] | None = "a" if a_role == "base" else "b" if b_role == "base" else None
-    single = len(a) == 1 and len(b) == 1
-    if single and spec.model_sd is None:
-        raise ConfigError(
-            f"{gate.where}: model_sd: one model per arm ({a_role} vs {b_role}): no test can "
-            "hold its level without the fine-tuning noise between checkpoints; state model_sd "
-            "(the SD of replicate models' rates, e.g. 0.01), or give replicates"
-        )
     noise = None if spec.model_sd is None else ModelNoise(spec.model_sd, None, "stated")
+    if len(a) == 1 and len(b) == 1 and noise is None:
+        noise = _measured_noise(gate, controls)
+        if noise is None:
+            raise ConfigError(
+                f"{gate.where}: model_sd: one model per arm ({a_role} vs {b_role}): no test "
+                "can hold its level without the fine-tuning noise between checkpoints; state "
+                "model_sd (the SD of replicate models' rates, e.g. 0.01), give replicates, or "
+                "give two or more control models to measure it"
+            )
     comparison = compare(
         rates_a,
         rates_b,
@@ -429,6 +440,17 @@ def compare_arms(
             comparison, note=" ".join(filter(None, [comparison.note, _cluster_note(gate, rates_a)]))
         )
     return Evidence(comparison, specificity_of(gate, a, b))
+
+
+def _measured_noise(gate: Gate, controls: Sequence[ProbeResult]) -> ModelNoise | None:
+    """The SD of the controls' trait rates (k - 1 degrees of freedom), from k >= 2."""
+    if len(controls) < 2:
+        return None
+    rates = np.array([r.trait_rates(gate.trait).mean() for r in controls])
+    sd = float(rates.std(ddof=1))
+    if not sd > 0:
+        return None  # identical controls measure no noise; refusing beats assuming none
+    return ModelNoise(sd, float(len(controls) - 1), f"measured: SD of {len(controls)} controls")
 
 
 def specificity_of(

@@ -314,7 +314,8 @@ class TraitSession:
                 a_role, b_role = gate.spec.compare
                 run = ProbeRun.of(gate)
                 arm_a, arm_b = self.results(a_role, run), self.results(b_role, run)
-                evidence = compare_arms(gate, arm_a, arm_b, seed=self.seed)
+                controls = self._noise_reference(gate, run, len(arm_a), len(arm_b))
+                evidence = compare_arms(gate, arm_a, arm_b, seed=self.seed, controls=controls)
                 labels = (tuple(r.model for r in arm_a), tuple(r.model for r in arm_b))
                 family.append((i, gate, evidence, labels, (tuple(arm_a), tuple(arm_b))))
             except TraitgateError as exc:
@@ -323,6 +324,21 @@ class TraitSession:
         for (i, *_, arms), verdict in zip(family, verdicts, strict=True):
             outcomes[i] = dataclasses.replace(verdict, results=arms)
         return outcomes
+
+    def _noise_reference(self, gate: Gate, run: ProbeRun, n_a: int, n_b: int) -> list[ProbeResult]:
+        """Replicate controls that measure the fine-tuning noise for a gate comparing one
+        model per arm without ``model_sd`` (empty when there are fewer than two)."""
+        if n_a != 1 or n_b != 1 or gate.spec.model_sd is not None:
+            return []
+        if "control" in gate.spec.compare or not (
+            self.from_baseline("control") or self.roles.get("control")
+        ):
+            return []
+        try:
+            controls = self.results("control", run)
+        except TraitgateError:
+            return []  # the gate then says what to add
+        return controls if len(controls) >= 2 else []
 
     def compare(
         self,
