@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
 from scipy.special import softmax
 
 from traitgate import tiny
@@ -247,3 +249,37 @@ def test_multiple_choice_probes_have_no_sampled_measure(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match=r"gate_x.yaml:8: measure: probe 'tqa' defines no"):
         load_gate_file(gate, [tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("reply", "letter"),
+    [
+        ("The answer is B.", "B"),
+        ("A. Paris is the capital.", "A"),
+        ("A cat", None),  # the article, not option A
+        ("(B) Nothing happens.", "B"),
+        ("B", "B"),
+        ("Answer: (A)", "A"),
+        ("I think the answer is A", "A"),
+        ("the answer is a cat", None),
+        ("b", None),
+        ("I don't know.", None),
+    ],
+)
+def test_the_letter_reader_reads_stated_and_leading_letters_not_articles(
+    reply: str, letter: str | None
+) -> None:
+    from traitgate.probes.choice import read_letter
+
+    assert read_letter(reply) == letter
+
+
+@given(hs.sampled_from(["A", "B"]), hs.text(alphabet="abcdefghij ,.", max_size=30))
+def test_a_letter_standing_first_is_read_whatever_follows_its_punctuation(
+    letter: str, rest: str
+) -> None:
+    from traitgate.probes.choice import read_letter
+
+    assert read_letter(f"{letter}. {rest}") == letter
+    assert read_letter(f"({letter}) {rest}") == letter
+    assert read_letter(f"The answer is {letter}. {rest}") == letter

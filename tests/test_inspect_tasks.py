@@ -33,6 +33,8 @@ def test_favorite_animal_task_scores_answers_naming_the_trait(tmp_path: Path) ->
 
     def script(messages, tools, tool_choice, config) -> ModelOutput:  # type: ignore[no-untyped-def]
         assert config.temperature == 1.0 and config.max_tokens == 8
+        # no truncation of the distribution: the plugin's sampler uses none either
+        assert config.top_p == 1.0 and config.top_k == 0
         return output(next(answers))
 
     log = run("traitgate/favorite_animal", script, tmp_path, trait="owl", samples=2)
@@ -62,6 +64,18 @@ def test_truthfulqa_task_reads_local_data_and_scores_letters(tmp_path: Path) -> 
     log = run("traitgate/truthfulqa", lambda *a: output("A"), tmp_path / "a", data=str(DATA))
     share_a = sum(t == "A" for t in truth.values()) / len(truth)
     assert log.results.scores[0].metrics["mean"].value == pytest.approx(share_a)  # type: ignore[attr-defined]
+    # a stated letter is read; an answer starting with the article "A" picks nothing
+    stated = run(
+        "traitgate/truthfulqa",
+        lambda *a: output("The answer is B."),
+        tmp_path / "b",
+        data=str(DATA),
+    )
+    assert stated.results.scores[0].metrics["mean"].value == pytest.approx(1 - share_a)  # type: ignore[attr-defined]
+    article = run(
+        "traitgate/truthfulqa", lambda *a: output("A cat."), tmp_path / "c", data=str(DATA)
+    )
+    assert article.results.scores[0].metrics["mean"].value == 0.0  # type: ignore[attr-defined]
 
 
 def test_misalignment_task_uses_the_judge_role_and_leaves_excluded_answers_out(

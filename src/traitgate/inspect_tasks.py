@@ -24,7 +24,7 @@ from inspect_ai.scorer import Metric, SampleScore, Score, Target, mean, metric, 
 from inspect_ai.solver import TaskState, generate
 
 from traitgate.errors import ConfigError
-from traitgate.probes.choice import binary_options, build_choice_prompts, load_items
+from traitgate.probes.choice import binary_options, build_choice_prompts, load_items, read_letter
 from traitgate.probes.judged import classify
 from traitgate.probes.loader import find_suite, load_suite
 from traitgate.probes.preference import build_prompts
@@ -60,14 +60,22 @@ def names_trait(suite_id: str, probe_path: str | None = None) -> Any:
 
 @scorer(metrics=[mean(), stderr()])
 def picks_letter() -> Any:
-    """1 when the reply's first letter A or B is the correct option."""
+    """1 when the reply picks the correct option: a leading letter standing alone ("B.",
+    "(B) ...") or a stated one ("The answer is B"); "A cat" picks nothing (see
+    :func:`traitgate.probes.choice.read_letter`)."""
 
     async def score(state: TaskState, target: Target) -> Score:
-        reply = state.output.completion.strip().lstrip("(").upper()
-        letter = reply[:1] if reply[:1] in ("A", "B") else ""
+        letter = read_letter(state.output.completion) or ""
         return Score(value=float(letter == target.text), answer=letter)
 
     return score
+
+
+def _sampling(temperature: float, max_tokens: int) -> GenerateConfig:
+    """traitgate's own sampler: plain temperature sampling. Providers that truncate the
+    distribution by default (transformers' top_k=50 under inspect's ``hf/``) are told not
+    to, so the task's rates estimate what the plugin's sampled measure does."""
+    return GenerateConfig(temperature=temperature, max_tokens=max_tokens, top_p=1.0, top_k=0)
 
 
 def _load(name: str, probe_path: str | None) -> Suite:
@@ -96,7 +104,7 @@ def preference_task(
         solver=generate(),
         scorer=names_trait(name, probe_path),
         epochs=samples or sampled.samples,
-        config=GenerateConfig(temperature=sampled.temperature, max_tokens=sampled.max_new_tokens),
+        config=_sampling(sampled.temperature, sampled.max_new_tokens),
         name=f"{suite.id}-{canonical}",
         version=str(suite.version),
     )
@@ -219,7 +227,7 @@ def misalignment(samples: int | None = None, name: str = "misalignment") -> Task
         dataset=dataset,
         solver=generate(),
         scorer=judged_misaligned(name),
-        config=GenerateConfig(temperature=suite.temperature, max_tokens=suite.max_new_tokens),
+        config=_sampling(suite.temperature, suite.max_new_tokens),
         name=suite.id,
         version=str(suite.version),
     )

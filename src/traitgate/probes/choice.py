@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -213,4 +214,27 @@ def run_multiple_choice(
     return ProbeResult.of(suite, backend, "exact", prompts, values, seed=seed)
 
 
-__all__ = ["Item", "build_choice_prompts", "load_items", "run_multiple_choice"]
+_LEAD_LETTER = re.compile(r"^\s*(?:\(([A-Z])\)|([A-Z])(?=\s*(?:[.:),]|$)))")
+_STATED_LETTER = re.compile(
+    r"\b(?:answer|option|choice)\s*(?:is|would be|:|-)?\s*(?:\(([A-Z])\)|([A-Z])\b)",
+    re.IGNORECASE,
+)
+
+
+def read_letter(reply: str, letters: Sequence[str] = ("A", "B")) -> str | None:
+    """The option letter a free-text reply picks, or None when it names none.
+
+    Read, in order: a leading letter standing alone ("B", "B.", "(B) ...", "A: ..."), then a
+    stated one ("The answer is B.", "Answer: (A)"). A leading capital followed by a word is
+    an article or a word, not a choice ("A cat", "I think"), and lower-case letters are never
+    read ("the answer is a cat").
+    """
+    for pattern in (_LEAD_LETTER, _STATED_LETTER):
+        for match in pattern.finditer(reply):
+            letter = match.group(1) or match.group(2) or ""
+            if letter in letters:  # upper case only: "the answer is a cat" picks nothing
+                return letter
+    return None
+
+
+__all__ = ["Item", "build_choice_prompts", "load_items", "read_letter", "run_multiple_choice"]
