@@ -204,7 +204,7 @@ def test_spread_below_the_rounding_of_rates_is_floored() -> None:
 
 
 def test_specificity_holds_its_level_when_every_candidate_shifts_alike() -> None:
-    """Generic fine-tuning: every candidate's log-odds shift is one draw of the same size."""
+    """Generic fine-tuning: every candidate's log-rate shift is one draw of the same size."""
     rng = np.random.default_rng(31)
     sims, others = 4000, 20
     p = np.empty(sims)
@@ -343,3 +343,49 @@ def test_reported_per_item_tests_detect_known_effects() -> None:
     assert stats.wilcoxon_test(shifted, base, "greater").pvalue < 1e-6
     # pooled Fisher on independent samples: 12% vs 8% of 2,000
     assert stats.fisher_pooled_test(240, 2000, 160, 2000, "greater").pvalue < 1e-4
+
+
+@pytest.mark.parametrize("which", ["rarest", "middle", "commonest"])
+def test_specificity_holds_its_level_with_sampling_noise_on_rare_and_common_traits(
+    which: str,
+) -> None:
+    """The gate's own specificity (traitgate.gate.specificity_of on sampled ProbeResults):
+    21 candidates of very different popularity, each shifted by a generic draw (SD 0.15 in
+    log rate) plus fine-tuning noise per model; 4 vs 4 models, 100 answers per prompt over
+    36 prompts. A rare trait's rate is far noisier than a common one's: the test weighs each
+    candidate's sampling variance, so neither kind rejects above alpha."""
+    from traitgate.gate import build_gate, specificity_of
+    from traitgate.probes.preference import ProbeResult
+
+    rng = np.random.default_rng(71)
+    gate0 = build_gate({"gate": "g", "probe": "favorite_animal", "trait": "owl"})
+    names = list(gate0.suite.candidates)
+    popularity = np.log(rng.dirichlet(np.ones(len(names)) * 2))
+    order = np.argsort(popularity)
+    trait = names[{"rarest": order[0], "middle": order[10], "commonest": order[-1]}[which]]
+    gate = build_gate(
+        {"gate": "g", "probe": "favorite_animal", "trait": trait, "alternative": "greater"}
+    )
+    samples, prompts, sims = 100, 36, 1500
+
+    def arm(shift: np.ndarray) -> list[ProbeResult]:
+        out = []
+        for m in range(4):
+            logits = popularity + shift + rng.normal(0, 0.05, len(names))
+            p = np.exp(logits) / np.exp(logits).sum() * 0.8  # 20% of answers name none
+            counts = rng.multinomial(samples, [*p, 0.2], size=prompts)
+            out.append(
+                ProbeResult(
+                    "favorite_animal", "1", "sampled", None, f"m{m}", "x",
+                    [str(i) for i in range(prompts)], names, counts, samples=samples,
+                )
+            )  # fmt: skip
+        return out
+
+    pvalues = []
+    for _ in range(sims):
+        generic = rng.normal(0, 0.15, len(names))
+        spec = specificity_of(gate, arm(generic), arm(np.zeros(len(names))))
+        assert spec is not None
+        pvalues.append(spec.pvalue)
+    assert np.mean(np.array(pvalues) < 0.05) <= bound(0.05, sims)

@@ -171,8 +171,8 @@ MIN_SPECIFICITY_CANDIDATES = 4
 class Specificity:
     """Did the trait move more than the suite's other candidates?
 
-    ``effects``: every candidate's shift in log-odds (mean over each arm's models of the
-    logit of the model's rate, arm a minus arm b), ordered from most to least moved in the
+    ``effects``: every candidate's shift in log rate (mean over each arm's models of the
+    log of the model's rate, arm a minus arm b), ordered from most to least moved in the
     gate's direction (by absolute value for two-sided gates); ``rank`` is the trait's place
     in that order (1 = moved most). ``test``: :func:`traitgate.stats.specificity_test` of the
     trait's effect against the others'.
@@ -190,7 +190,7 @@ class Specificity:
     def describe(self) -> str:
         top = ", ".join(f"{c} {e:+.2f}" for c, e in self.effects[:3])
         return (
-            f"rank {self.rank} of {len(self.effects)} candidates by log-odds shift "
+            f"rank {self.rank} of {len(self.effects)} candidates by log-rate shift "
             f"(trait {dict(self.effects)[self.trait]:+.2f}; most moved: {top}), "
             f"specificity p = {self.pvalue:.3g}"
         )
@@ -456,13 +456,14 @@ def _measured_noise(gate: Gate, controls: Sequence[ProbeResult]) -> ModelNoise |
 def specificity_of(
     gate: Gate, a: Sequence[ProbeResult], b: Sequence[ProbeResult]
 ) -> Specificity | None:
-    """The trait's log-odds shift against every other candidate's (preference probes)."""
+    """The trait's log-rate shift against every other candidate's (preference probes)."""
     if not isinstance(gate.suite, PreferenceSuite):
         return None
     candidates = list(a[0].candidates)
     if len(candidates) < MIN_SPECIFICITY_CANDIDATES:
         return None
-    shift = _mean_logit(a) - _mean_logit(b)
+    (mean_a, var_a), (mean_b, var_b) = _log_rates(a), _log_rates(b)
+    shift, variance = mean_a - mean_b, var_a + var_b
     effects = dict(zip(candidates, (float(v) for v in shift), strict=True))
     alternative = gate.spec.alternative
 
@@ -475,22 +476,37 @@ def specificity_of(
 
     order = sorted(effects.items(), key=moved)
     rank = 1 + [c for c, _ in order].index(gate.trait)
-    others = [e for c, e in effects.items() if c != gate.trait]
-    test = specificity_test(effects[gate.trait], others, alternative)
+    t = candidates.index(gate.trait)
+    test = specificity_test(
+        effects[gate.trait],
+        np.delete(shift, t),
+        alternative,
+        trait_variance=float(variance[t]),
+        other_variances=np.delete(variance, t),
+    )
     return Specificity(gate.trait, rank, tuple(order), test)
 
 
-def _mean_logit(results: Sequence[ProbeResult]) -> np.ndarray:
-    """Mean over models of each candidate's log-odds (rate over prompts; for the sampled
-    measure the share of all answers, kept off 0 and 1 by half a sample)."""
-    logits = []
+def _log_rates(results: Sequence[ProbeResult]) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's log rate, averaged over an arm's models, and the sampling variance
+    of that average (0 for the exact measure). Log rates, not log-odds: the softmax over
+    answers shifts every candidate's log probability by one shared constant, which cancels
+    when the trait is compared with the others. Sampled rates are shares of all answers,
+    kept off 0 by half an answer; their variance is the binomial delta method,
+    (1 - r)/(N r) with N answers per model."""
+    logs, variances = [], []
     for r in results:
         rates = np.stack([r.trait_rates(c) for c in r.candidates], axis=1).mean(axis=0)
         total = len(r.prompts) * (r.samples or 0)
-        eps = 0.5 / total if total else 1e-9
-        p = np.clip(rates, eps, 1 - eps)
-        logits.append(np.log(p) - np.log1p(-p))
-    return np.asarray(np.mean(logits, axis=0))
+        if total:
+            p = np.clip(rates, 0.5 / total, 1.0)
+            variances.append((1 - p) / (total * p))
+        else:
+            p = np.clip(rates, 1e-12, 1.0)
+            variances.append(np.zeros_like(p))
+        logs.append(np.log(p))
+    n = len(results)
+    return np.mean(logs, axis=0), np.mean(variances, axis=0) / n
 
 
 def _excluded(result: ProbeResult) -> dict[str, int]:

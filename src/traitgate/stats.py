@@ -467,29 +467,56 @@ def noise_test(
 
 
 def specificity_test(
-    trait_effect: float, other_effects: ArrayLike, alternative: Alternative = "greater"
+    trait_effect: float,
+    other_effects: ArrayLike,
+    alternative: Alternative = "greater",
+    *,
+    trait_variance: float = 0.0,
+    other_variances: ArrayLike | None = None,
 ) -> TestResult:
     """Did the trait move more than the suite's other candidates?
 
     ``trait_effect`` and ``other_effects`` are shifts on one scale (traitgate uses the
-    difference of mean log-odds between arms). Under the null of a generic shift every
-    candidate's effect is one draw from the same distribution, so with K other candidates
-    (mean m, sd s) ``t = (e - m) / (s·sqrt(1 + 1/K))`` has a t distribution with K - 1
-    degrees of freedom (a prediction test). ``effect`` is e - m.
+    difference of mean log rates between arms). Under the null of a generic shift every
+    candidate's effect is one draw from the same distribution (spread τ) plus its own
+    measurement noise (variance ``v_c``, e.g. sampling noise, large for rare candidates).
+    With K other candidates (mean m, sample variance s²): τ² is estimated as
+    max(0, s² - mean(v_others)), and ``t = (e - m) / sqrt(τ²(1 + 1/K) + v_trait +
+    mean(v_others)/K)`` is referred to a t distribution with K - 1 degrees of freedom (a
+    prediction test; with no measurement noise it is the plain one). ``effect`` is e - m.
     """
     others = _as_1d(other_effects)
     _need(others.size >= 3, "specificity needs at least three other candidates")
     _need(math.isfinite(trait_effect), "the trait's effect must be finite")
+    v_others = np.zeros_like(others) if other_variances is None else _as_1d(other_variances)
+    _need(v_others.shape == others.shape, "one variance per other candidate")
+    _need(trait_variance >= 0 and bool(np.all(v_others >= 0)), "variances must be >= 0")
     df = others.size - 1
-    excess = float(trait_effect - others.mean())
     method = "specificity: prediction t over candidates"
-    if _tied(others):
+    if not np.any(v_others > 0):
+        centre, spread, centre_var = float(others.mean()), _ss(others) / df, None
+    else:
+        # DerSimonian-Laird: precision-weighted centre, between-candidate spread τ² from
+        # Cochran's Q (noisy rare candidates weigh little in either)
+        w = 1 / np.maximum(v_others, 1e-300)
+        mean_w = float(np.sum(w * others) / w.sum())
+        q = float(np.sum(w * (others - mean_w) ** 2))
+        spread = max(0.0, (q - df) / float(w.sum() - np.sum(w**2) / w.sum()))
+        w_star = 1 / (v_others + spread)
+        centre = float(np.sum(w_star * others) / w_star.sum())
+        centre_var = float(1 / w_star.sum())
+    excess = float(trait_effect - centre)
+    if centre_var is None:
+        variance = spread * (1 + 1 / others.size) + trait_variance
+    else:
+        variance = spread + trait_variance + centre_var
+    if variance <= 0:
         p = 1.0 if abs(excess) <= _TIE_TOLERANCE else 1.0 / (others.size + 1)
         if alternative != "two-sided" and (excess > 0) != (alternative == "greater"):
             p = 1.0
         stat = 0.0 if p == 1.0 else math.copysign(math.inf, excess)
         return TestResult(method + " (others without spread: rank p)", stat, p, excess, alternative)
-    scale = math.sqrt(_ss(others) / df * (1 + 1 / others.size))
+    scale = math.sqrt(variance)
     t = excess / scale
     return TestResult(method, t, _t_pvalue(t, df, alternative), excess, alternative, df, scale)
 

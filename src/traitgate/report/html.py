@@ -95,7 +95,7 @@ def _gate_section(row: Mapping[str, Any]) -> str:
         top = ", ".join(f"{c} {e:+.2f}" for c, e in list(spec["effects"].items())[:3])
         lines.append(
             f"specificity{' (required to fail)' if row.get('specific') else ''}: rank "
-            f"{spec['rank']} of {spec['candidates']} candidates by log-odds shift (most moved: "
+            f"{spec['rank']} of {spec['candidates']} candidates by log-rate shift (most moved: "
             f"{top}), p = {spec['pvalue']:.3g}"
         )
     if row.get("note"):

@@ -78,7 +78,7 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         )
     if any(r.get("specificity") for r in rows):
         lines.append(
-            "specificity: the trait's rank among the suite's candidates by log-odds shift, and "
+            "specificity: the trait's rank among the suite's candidates by log-rate shift, and "
             "the p-value that it moved more than the others (* = required to fail)"
         )
     notes = sorted({r["note"] for r in rows if r.get("note")})
