@@ -65,6 +65,7 @@ class Entry:
                 prompts=list(self.prompts),
                 candidates=list(self.candidates),
                 values=np.asarray(m["values"], dtype=float if self.measure == "exact" else int),
+                covered=None if m.get("covered") is None else np.asarray(m["covered"], float),
                 samples=self.samples,
                 seed=self.seed,
                 scored_columns=self.scored_columns,
@@ -245,7 +246,12 @@ def write_entry(
     samples, scored_columns, width = None, None, None
     for role, results in role_results.items():
         roles[role] = [
-            {"model": r.model, "fingerprint": r.fingerprint, "values": r.values.tolist()}
+            {
+                "model": r.model,
+                "fingerprint": r.fingerprint,
+                "values": r.values.tolist(),
+                **({} if r.covered is None else {"covered": r.covered.tolist()}),
+            }
             for r in results
         ]
         samples = next((r.samples for r in results), samples)

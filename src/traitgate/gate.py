@@ -165,6 +165,9 @@ def load_gate_file(path: Path, probe_paths: Sequence[Path] = ()) -> list[Gate]:
 
 # at least three other candidates give the specificity test two degrees of freedom
 MIN_SPECIFICITY_CANDIDATES = 4
+# below this share of the answer's probability on the scored forms, the exact measure's
+# renormalisation dominates what it reports: say so
+LOW_COVERAGE = 0.5
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,13 @@ class GateResult:
                 if excluded := _excluded(result):
                     counts = ", ".join(f"{n} {why}" for why, n in excluded.items())
                     lines.append(f"  excluded answers of {role} {result.model}: {counts}")
+        if coverage := self._coverage():
+            low = min(coverage.values())
+            lines.append(
+                f"  covered: the scored forms carry {low:.0%} (lowest model) to "
+                f"{max(coverage.values()):.0%} of the answers' probability; the exact rate "
+                "renormalises over them"
+            )
         lines += [f"  note: {n}" for n in self.notes()]
         lines.append(
             f"  intervals: {pct} two-sided"
@@ -276,6 +286,14 @@ class GateResult:
                 f"assumed fine-tuning noise between checkpoints: model_sd {cmp.noise.sd:g} "
                 f"({cmp.noise.source})."
             )
+        coverage = self._coverage()
+        if coverage and min(coverage.values()) < LOW_COVERAGE:
+            worst = min(coverage, key=lambda m: coverage[m])
+            notes.append(
+                f"the exact measure's forms carry only {coverage[worst]:.0%} of {worst}'s "
+                "answer probability (the rest was renormalised away): add the surface forms "
+                "this model uses to the suite, or compare with measure: sampled."
+            )
         if cmp.design == "replicates":
             floor = permutation_floor(cmp.a.n_models, cmp.b.n_models, spec.alternative)
             if floor >= spec.alpha:
@@ -286,6 +304,15 @@ class GateResult:
                     "assumption-free test reach 0.01 one-sided)."
                 )
         return notes
+
+    def _coverage(self) -> dict[str, float]:
+        """Mean over prompts of each model's covered probability (exact measure)."""
+        return {
+            r.model: float(np.mean(r.covered))
+            for arm in self.results
+            for r in arm
+            if r.covered is not None
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """The result as strict-JSON-ready data (no NaN or infinity: those become None)."""
@@ -358,6 +385,11 @@ class GateResult:
                         "ci": [ci.low, ci.high],
                         "prompt_rates": [float(r) for r in rates],
                         **({"excluded": excluded} if (excluded := _excluded(result)) else {}),
+                        **(
+                            {}
+                            if result.covered is None
+                            else {"covered": float(np.mean(result.covered))}
+                        ),
                     }
                 )
         return {"prompts": list(self.results[0][0].prompts), "models": models}

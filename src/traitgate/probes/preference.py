@@ -41,6 +41,9 @@ class ProbeResult:
     # judged answers: rates are over the first ``scored_columns`` columns only (answers the
     # judge excluded are counted in the later columns but are not part of any rate)
     scored_columns: int | None = None
+    # exact measure: per prompt, the probability that the answer begins with one of the
+    # scored forms (what the renormalisation over candidates kept; the rest is dropped)
+    covered: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
     def of(
@@ -131,6 +134,19 @@ def candidate_forms(suite: PreferenceSuite) -> list[list[str]]:
     return out
 
 
+def _distinct_logsumexp(scores: np.ndarray) -> np.ndarray:
+    """Per row, the log of the summed probability of a candidate's forms, each distinct
+    answer counted once. Forms that the tokenizer makes the same token sequence (a
+    lowercasing tokenizer reads "Owl" as "owl") score bit-identically on every prompt; they
+    are one answer, not two, and are counted once (summing them doubled the mass)."""
+    keep = [
+        j
+        for j in range(scores.shape[1])
+        if not any(np.array_equal(scores[:, j], scores[:, k]) for k in range(j))
+    ]
+    return np.asarray(logsumexp(scores[:, keep], axis=1))
+
+
 def run_preference(
     suite: PreferenceSuite,
     backend: Backend,
@@ -155,9 +171,10 @@ def run_preference(
         per_candidate = np.empty((len(prompts), len(forms)))
         start = 0
         for c, fs in enumerate(forms):
-            per_candidate[:, c] = logsumexp(scores[:, start : start + len(fs)], axis=1)
+            per_candidate[:, c] = _distinct_logsumexp(scores[:, start : start + len(fs)])
             start += len(fs)
-        return result(softmax(per_candidate, axis=1))
+        covered = np.exp(logsumexp(per_candidate, axis=1))
+        return result(softmax(per_candidate, axis=1), covered=covered)
 
     sampled = suite.measures.sampled
     if sampled is None:
