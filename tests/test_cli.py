@@ -43,3 +43,14 @@ def test_lint_reports_one_line_per_broken_file(tmp_path: Path) -> None:
 def test_lint_of_a_missing_path(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["lint", "no/such/dir"]) == 1
     assert "no/such/dir: no such file or directory" in capsys.readouterr().err
+
+
+def test_lint_lists_gates_that_one_model_per_arm_would_refuse(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "gate_x.yaml").write_text(
+        "gate: bare\nprobe: favorite_animal\ntrait: owl\n---\n"
+        "gate: sized\nprobe: favorite_animal\ntrait: owl\nmodel_sd: 0.01\n"
+    )
+    assert main(["lint", str(tmp_path)]) == 0  # valid: a note, not an error
+    out = capsys.readouterr().out
+    assert "note: 1 gate(s) without model_sd will be refused" in out
+    assert "gate_x.yaml:1 bare" in out and "sized" not in out
