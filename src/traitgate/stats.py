@@ -491,7 +491,7 @@ def specificity_test(
     v_others = np.zeros_like(others) if other_variances is None else _as_1d(other_variances)
     _need(v_others.shape == others.shape, "one variance per other candidate")
     _need(trait_variance >= 0 and bool(np.all(v_others >= 0)), "variances must be >= 0")
-    df = others.size - 1
+    df: float = others.size - 1
     method = "specificity: prediction t over candidates"
     if not np.any(v_others > 0):
         centre, spread, centre_var = float(others.mean()), _ss(others) / df, None
@@ -505,6 +505,9 @@ def specificity_test(
         w_star = 1 / (v_others + spread)
         centre = float(np.sum(w_star * others) / w_star.sum())
         centre_var = float(1 / w_star.sum())
+        # τ² rests mostly on the precise (common) candidates: its degrees of freedom are
+        # those of the weights' effective number of candidates, not K - 1
+        df = max(1.0, float(w.sum() ** 2 / np.sum(w**2)) - 1)
     excess = float(trait_effect - centre)
     if centre_var is None:
         variance = spread * (1 + 1 / others.size) + trait_variance
