@@ -38,6 +38,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import special
 from scipy import stats as st
 
 Alternative = Literal["greater", "less", "two-sided"]
@@ -222,7 +223,7 @@ def t_interval(values: ArrayLike, confidence_level: float = 0.95) -> Interval:
         return Interval(math.nan, math.nan)
     mean = float(x.mean())
     sem = float(x.std(ddof=1) / math.sqrt(x.size))
-    half = float(st.t.ppf(0.5 + confidence_level / 2, x.size - 1)) * sem
+    half = _quantile(0.5 + confidence_level / 2, x.size - 1) * sem
     return Interval(mean - half, mean + half)
 
 
@@ -882,17 +883,22 @@ def _bootstrap_interval(d: Floats, seed: int, level: float) -> Interval:
     return Interval(float(res.confidence_interval.low), float(res.confidence_interval.high))
 
 
+# (scipy.special's t and normal functions are what scipy.stats' distributions evaluate,
+# without their per-call argument handling: simulations call these hundreds of thousands
+# of times)
 def _quantile(q: float, df: float | None) -> float:
-    return float(st.norm.ppf(q) if df is None else st.t.ppf(q, df))
+    return float(special.ndtri(q) if df is None else special.stdtrit(df, q))
 
 
 def _t_pvalue(t: float, df: float | None, alternative: Alternative) -> float:
-    dist = st.norm if df is None else st.t(df)
+    def cdf(x: float) -> float:
+        return float(special.ndtr(x) if df is None else special.stdtr(df, x))
+
     if alternative == "greater":
-        return float(dist.sf(t))
+        return cdf(-t)
     if alternative == "less":
-        return float(dist.cdf(t))
-    return float(min(1.0, 2 * dist.sf(abs(t))))
+        return cdf(t)
+    return float(min(1.0, 2 * cdf(-abs(t))))
 
 
 def _ss(x: Floats) -> float:
