@@ -13,7 +13,7 @@ from traitgate import __version__
 from traitgate._yaml import load_documents
 from traitgate.cache import DEFAULT_DIR as DEFAULT_CACHE_DIR
 from traitgate.errors import ConfigError, TraitgateError
-from traitgate.gate import load_gate_file
+from traitgate.gate import Gate, load_gate_file
 from traitgate.probes.loader import iter_suite_files, load_suite
 
 
@@ -24,7 +24,13 @@ def _is_gate_file(path: Path) -> bool:
 
 def lint(paths: Sequence[Path], probe_paths: Sequence[Path] = ()) -> list[str]:
     """Validate every suite and gate file under ``paths``; return one line per problem."""
+    return _check(paths, probe_paths)[0]
+
+
+def _check(paths: Sequence[Path], probe_paths: Sequence[Path]) -> tuple[list[str], list[Gate]]:
+    """One line per problem, and every valid gate (each file read once)."""
     problems: list[str] = []
+    gates: list[Gate] = []
     files = iter_suite_files(paths)
     for path in paths:
         if not path.exists():
@@ -34,24 +40,18 @@ def lint(paths: Sequence[Path], probe_paths: Sequence[Path] = ()) -> list[str]:
     for file in files:
         try:
             if _is_gate_file(file):
-                load_gate_file(file, probe_paths)
+                gates += load_gate_file(file, probe_paths)
             else:
                 load_suite(file)
         except TraitgateError as exc:
             problems.append(str(exc))
-    return problems
+    return problems, gates
 
 
-def lint_notes(paths: Sequence[Path], probe_paths: Sequence[Path] = ()) -> list[str]:
+def lint_notes(gates: Sequence[Gate]) -> list[str]:
     """What valid gates will refuse to do: gates without ``model_sd`` cannot run with one
     model per arm (no test holds its level without the fine-tuning noise)."""
-    unsized = []
-    for file in iter_suite_files(paths):
-        try:
-            if _is_gate_file(file):
-                unsized += [g for g in load_gate_file(file, probe_paths) if g.spec.model_sd is None]
-        except TraitgateError:
-            continue  # reported by lint()
+    unsized = [g for g in gates if g.spec.model_sd is None]
     if not unsized:
         return []
     names = ", ".join(f"{g.where} {g.name}" for g in unsized)
@@ -153,13 +153,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     if args.command == "lint":
         probe_paths = list(args.probe_path) + [p for p in args.paths if p.is_dir()]
-        problems = lint(args.paths, probe_paths)
+        problems, gates = _check(args.paths, probe_paths)
         for line in problems:
             print(line, file=sys.stderr)
         files = iter_suite_files(args.paths)
         if not problems:
             print(f"ok: {len(files)} file(s) valid")
-            for line in lint_notes(args.paths, probe_paths):
+            for line in lint_notes(gates):
                 print(line)
         return 1 if problems else 0
     return 2  # pragma: no cover - argparse enforces the choices

@@ -417,7 +417,7 @@ def _specificity_dict(spec: Specificity | None) -> dict[str, Any] | None:
         "df": spec.test.df,
         "excess": spec.test.effect,
         "method": spec.test.method,
-        "effects": {c: e for c, e in spec.effects},
+        "effects": dict(spec.effects),
     }
 
 
@@ -578,14 +578,12 @@ def _counts(results: Sequence[ProbeResult], trait: str) -> tuple[np.ndarray, np.
 
 def decide(
     gate: Gate,
-    evidence: Evidence | Comparison,
+    evidence: Evidence,
     labels: tuple[tuple[str, ...], tuple[str, ...]],
     adjusted_pvalue: float | None = None,
     correction: Correction = "none",
 ) -> GateResult:
     """The verdict of one gate, given its (possibly multiplicity-adjusted) p-value."""
-    if isinstance(evidence, Comparison):
-        evidence = Evidence(evidence)
     spec, comparison, specificity = gate.spec, evidence.comparison, evidence.specificity
     p = comparison.pvalue if adjusted_pvalue is None else adjusted_pvalue
     effect = comparison.effect

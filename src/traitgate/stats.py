@@ -30,6 +30,7 @@ mean. ``alternative="greater"`` means arm *a* has the higher rate. Results hold 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -387,11 +388,8 @@ def one_sample_test(
     df = models.size - 1
     variance = max(_ss(models) / df, floor) / models.size
     if _tied(models) and reference_variance == 0:
-        against = alternative != "two-sided" and (effect > 0) != (alternative == "greater")
-        if abs(effect) <= _TIE_TOLERANCE or against:
-            p = 1.0
-        else:
-            p = min(1.0, (2 if alternative == "two-sided" else 1) * 0.5**models.size)
+        best = (2 if alternative == "two-sided" else 1) * 0.5**models.size
+        p = _best_possible_p(effect, alternative, best)
         stat = 0.0 if p == 1.0 and effect == 0 else math.copysign(math.inf, effect)
         return TestResult(method + " (no spread: exact sign test)", stat, p, effect, alternative)
     se = math.sqrt(variance + reference_variance)
@@ -515,9 +513,7 @@ def specificity_test(
     else:
         variance = spread + trait_variance + centre_var
     if variance <= 0:
-        p = 1.0 if abs(excess) <= _TIE_TOLERANCE else 1.0 / (others.size + 1)
-        if alternative != "two-sided" and (excess > 0) != (alternative == "greater"):
-            p = 1.0
+        p = _best_possible_p(excess, alternative, 1.0 / (others.size + 1))
         stat = 0.0 if p == 1.0 else math.copysign(math.inf, excess)
         return TestResult(method + " (others without spread: rank p)", stat, p, excess, alternative)
     scale = math.sqrt(variance)
@@ -689,7 +685,7 @@ def compare(
         cmp = made(prediction_test(ma, mb, alternative, floor=floor), (), "prediction")
         if max(x.shape[0], y.shape[0]) < 3:
             note = "only two replicates: the prediction test has one degree of freedom"
-            cmp = Comparison(cmp.test, (), "prediction", arm_a, arm_b, note, noise)
+            cmp = dataclasses.replace(cmp, note=note)
         return cmp
     _need(x.shape[1] == y.shape[1], "one model per arm needs the same prompts in both arms")
     _need(
@@ -899,6 +895,13 @@ def _t_pvalue(t: float, df: float | None, alternative: Alternative) -> float:
     if alternative == "less":
         return cdf(t)
     return float(min(1.0, 2 * cdf(-abs(t))))
+
+
+def _best_possible_p(effect: float, alternative: Alternative, best: float) -> float:
+    """p of a test at its floor (no spread to estimate): 1 for no effect or one against
+    the alternative's direction, else the smallest p the exact test can give."""
+    against = alternative != "two-sided" and (effect > 0) != (alternative == "greater")
+    return 1.0 if abs(effect) <= _TIE_TOLERANCE or against else min(1.0, best)
 
 
 def _ss(x: Floats) -> float:
