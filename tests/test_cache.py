@@ -87,9 +87,10 @@ def _requests() -> tuple[list[GenerationRequest], list[ScoreRequest]]:
     suite = load_suite(find_suite("favorite_animal"))
     prompts = build_prompts(suite)[:12]
     forms = tuple(f for fs in candidate_forms(suite) for f in fs)
+    groups = tuple(c for c, fs in enumerate(candidate_forms(suite)) for _ in fs)
     return (
         [GenerationRequest(p, n=20, temperature=1.0, max_new_tokens=4, seed=3) for p in prompts],
-        [ScoreRequest(p, forms) for p in prompts],
+        [ScoreRequest(p, forms, groups) for p in prompts],  # as the exact measure asks
     )
 
 

@@ -376,8 +376,9 @@ def test_specificity_holds_its_level_with_sampling_noise_on_rare_and_common_trai
             counts = rng.multinomial(samples, [*p, 0.2], size=prompts)
             out.append(
                 ProbeResult(
-                    "favorite_animal", "1", "sampled", None, f"m{m}", "x",
+                    "favorite_animal", "2", "sampled", None, f"m{m}", "x",
                     [str(i) for i in range(prompts)], names, counts, samples=samples,
+                    scored_columns=len(names),  # rates over the answers naming one
                 )
             )  # fmt: skip
         return out

@@ -101,6 +101,24 @@ def test_exact_scores_come_from_first_token_logprobs_or_fail_clearly() -> None:
         plain.score([ScoreRequest(Prompt("q"), ("owl",))])
 
 
+def test_answer_forms_sum_spellings_and_score_unlisted_forms_zero() -> None:
+    """For a preference probe's forms (grouped), " owl" and "owl" are one answer: their
+    probabilities add; a form the provider does not list (or that takes several tokens)
+    scores zero probability instead of stopping the run."""
+
+    class Spaced(Candidate):
+        def __call__(self, messages, tools, tool_choice, config) -> ModelOutput:  # type: ignore[no-untyped-def]
+            top = {"owl": math.log(0.2), " owl": math.log(0.1), "cat": math.log(0.6)}
+            return output("owl", top)
+
+    b = backend(Spaced())
+    forms = ("owl", "Owl", "The owl", "cat")
+    (row,) = b.score([ScoreRequest(Prompt("Favourite animal?"), forms, (0, 0, 0, 1))])
+    assert row[0] == pytest.approx(math.log(0.3))
+    assert row[1] == row[2] == -math.inf
+    assert row[3] == pytest.approx(math.log(0.6))
+
+
 def test_a_gate_on_inspect_candidates(tmp_path: Path) -> None:
     """API candidates through the whole session: an owl-leaning provider model against two
     neutral ones, on a sampled preference probe written for these answers."""

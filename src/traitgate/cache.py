@@ -221,7 +221,10 @@ def request_key(fingerprint: str, probe: str, request: GenerationRequest | Score
     """The content address of one request's answer on one model."""
     kind = "generate" if isinstance(request, GenerationRequest) else "score"
     payload = {"format": FORMAT, "model": fingerprint, "probe": probe, "kind": kind}
-    payload["request"] = asdict(request)
+    fields = asdict(request)
+    if not fields.get("groups", True):
+        del fields["groups"]  # (keys of requests without groups are those of earlier versions)
+    payload["request"] = fields
     raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(raw).hexdigest()
 

@@ -963,10 +963,11 @@ def _reference_variance(counts: tuple[ArrayLike, ArrayLike] | None) -> float:
     if counts is None:
         return 0.0
     hits, n = (np.asarray(v, dtype=float).ravel() for v in counts)
-    if hits.size == 0 or np.any(n <= 0):
+    if hits.size == 0 or not np.any(n > 0):
         return 0.0
-    p = hits / n
-    return float(np.sum(p * (1 - p) / n) / hits.size**2)
+    seen = n > 0  # (a prompt with no answer in the rate adds nothing here)
+    p = hits[seen] / n[seen]
+    return float(np.sum(p * (1 - p) / n[seen]) / hits.size**2)
 
 
 def _as_1d(values: ArrayLike) -> Floats:

@@ -6,7 +6,8 @@ Shared by the transformers and vLLM backends, so both run exactly the same seque
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from traitgate.errors import ModelError
@@ -27,6 +28,7 @@ class PromptCodec:
         self.label = label
         self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
         self.unk_id = tokenizer.unk_token_id  # (read once: a slow attribute in transformers 5)
+        self._continuations: list[int] | None = None
 
     def render(self, prompt: Prompt) -> str:
         """The prompt as text, with the chat template when the tokenizer has one.
@@ -55,10 +57,7 @@ class PromptCodec:
 
     def split_continuation(self, prompt_ids: list[int], full: list[int], cont: str) -> list[int]:
         """The continuation's tokens, given the prompt's and those of prompt + continuation."""
-        if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
-            ids = full[len(prompt_ids) :]
-        else:  # the tokenizer merged across the boundary: tokenise the continuation alone
-            ids = list(self.tokenizer(cont, add_special_tokens=False)["input_ids"])
+        ids = self._split(prompt_ids, full, cont)
         if not ids:
             raise ModelError(f"model {self.label}: {cont!r} tokenises to nothing")
         if self.unk_id is not None and self.unk_id in ids:
@@ -66,6 +65,123 @@ class PromptCodec:
                 f"model {self.label}: {cont!r} contains words its tokenizer does not know"
             )
         return ids
+
+    def _split(self, prompt_ids: list[int], full: list[int], cont: str) -> list[int]:
+        if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
+            return full[len(prompt_ids) :]
+        # the tokenizer merged across the boundary: tokenise the continuation alone
+        return list(self.tokenizer(cont, add_special_tokens=False)["input_ids"])
+
+    def exclusive(
+        self,
+        requests: Sequence[ScoreRequest],
+        score: Callable[[Sequence[ScoreRequest]], list[list[float]]],
+        word_end: Callable[[list[list[int]]], list[float]] | None = None,
+    ) -> list[list[float]]:
+        """Score ``requests`` with ``score``, counting grouped continuations once each (see
+        :class:`ScoreRequest`).
+
+        With ``word_end`` (log-probability that the word ends after each given full
+        sequence, from the backend's model), a grouped continuation is a whole word: its
+        score is log P(answer begins with it) + log P(the word ends there), so "Owl" no
+        longer holds "Owls" or a garbled "Owlss", and only identical token sequences are
+        the same answer. Without it (a backend that cannot see the next-token
+        distribution), a continuation extending another of its group is inside it."""
+        if not any(r.groups for r in requests):
+            return score(requests)
+        whole = word_end is not None
+        kept = [self._distinct_answers(r, whole) if r.groups else None for r in requests]
+        reduced = [
+            r if k is None else ScoreRequest(r.prompt, tuple(r.continuations[i] for i, _ in k))
+            for r, k in zip(requests, kept, strict=True)
+        ]
+        scored = score([r for r in reduced if r.continuations])
+        ends: Iterator[float] = iter(())
+        if word_end is not None:
+            heads = self.encode_many([self.render(r.prompt) for r in requests])
+            ends = iter(
+                word_end(
+                    [
+                        head + list(ids)
+                        for head, k in zip(heads, kept, strict=True)
+                        for _, ids in k or ()
+                    ]
+                )
+            )
+        out: list[list[float]] = []
+        rows = iter(scored)
+        for request, keep, small in zip(requests, kept, reduced, strict=True):
+            values = next(rows) if small.continuations else []
+            if keep is None:
+                out.append(values)
+                continue
+            row = [-math.inf] * len(request.continuations)
+            for (i, _), value in zip(keep, values, strict=True):
+                row[i] = value + (next(ends) if whole else 0.0)
+            out.append(row)
+        return out
+
+    def word_continuations(self) -> list[int]:
+        """Ids of the tokens that continue a word rather than end it: written straight after
+        a letter, they begin with a letter or digit ("s" after "Owl"; not " owl", "!" or a
+        special token). Found by decoding each token after the token of "a" (computed once)."""
+        if self._continuations is None:
+            lead = self.tokenizer("a", add_special_tokens=False)["input_ids"][-1:]
+            base = self.tokenizer.decode(lead)
+            special = set(self.tokenizer.all_special_ids)
+            ids = [t for t in range(len(self.tokenizer)) if t not in special]
+            texts = self.tokenizer.batch_decode([[*lead, t] for t in ids])
+            self._continuations = [
+                t
+                for t, text in zip(ids, texts, strict=True)
+                if text.startswith(base) and text[len(base) : len(base) + 1].isalnum()
+            ]
+        return self._continuations
+
+    def _distinct_answers(
+        self, request: ScoreRequest, whole_words: bool
+    ) -> list[tuple[int, tuple[int, ...]]]:
+        """The continuations that are distinct answers, with their token ids: writable, and
+        not repeating the tokens of an earlier-kept one (nor, unless answers are whole
+        words, extending them; shortest kept first)."""
+        conts, groups = request.continuations, request.groups
+        if len(groups) != len(conts):
+            raise ValueError("ScoreRequest.groups needs one group per continuation")
+        text = self.render(request.prompt)
+        prompt_ids = self.encode_many([text])[0]
+        fulls = self.encode_many([text + c for c in conts])
+        ids: list[tuple[int, ...] | None] = []
+        for cont, full in zip(conts, fulls, strict=True):
+            split = self._split(prompt_ids, full, cont)
+            unknown = not split or (self.unk_id is not None and self.unk_id in split)
+            ids.append(None if unknown else tuple(split))
+        for group in set(groups):
+            members = [i for i, g in enumerate(groups) if g == group]
+            if all(ids[i] is None for i in members):  # a candidate the model cannot name
+                raise ModelError(
+                    f"model {self.label}: {conts[members[0]]!r} contains words its tokenizer "
+                    "does not know (and so does every other form of that answer)"
+                )
+        order = sorted(
+            (i for i in range(len(conts)) if ids[i] is not None), key=lambda i: len(ids[i] or ())
+        )
+        seen: dict[tuple[int, ...], int] = {}
+        kept = []
+        for i in order:
+            own = ids[i]
+            assert own is not None
+            prefixes = [own] if whole_words else [own[:n] for n in range(1, len(own) + 1)]
+            prior = next((seen[p] for p in prefixes if p in seen), None)
+            if prior is None:
+                seen[own] = i
+                kept.append((i, own))
+            elif groups[prior] != groups[i]:
+                raise ModelError(
+                    f"model {self.label}: answers {conts[prior]!r} and {conts[i]!r} name "
+                    "different candidates but begin with the same tokens, so their "
+                    "probabilities cannot be told apart; use the sampled measure or other forms"
+                )
+        return sorted(kept)
 
     def score_inputs(
         self, requests: Sequence[ScoreRequest]

@@ -43,10 +43,21 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class ScoreRequest:
-    """Log-probability of each continuation as the beginning of the answer to ``prompt``."""
+    """Log-probability of each continuation as the beginning of the answer to ``prompt``.
+
+    ``groups`` (optional, one per continuation) marks the continuations as alternative
+    answers, grouped by what they name. A backend that knows its tokens then scores each as
+    a whole word counted once: the transformers backend scores the probability that the
+    answer begins with the continuation *and the word ends there* (the next token does not
+    continue it), so "Owl" does not hold "Owls"; identical token sequences are one answer
+    (in two groups, an error); one the tokenizer cannot write scores -inf. vLLM, which does
+    not return the next-token distribution, scores beginnings instead (a continuation
+    extending another of its group is inside it). Backends without a tokenizer ignore it.
+    """
 
     prompt: Prompt
     continuations: tuple[str, ...]
+    groups: tuple[int, ...] = ()
 
 
 @runtime_checkable

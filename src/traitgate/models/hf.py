@@ -133,6 +133,36 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ scoring
     def score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
+        return self.codec.exclusive(requests, self._score, self._word_end)
+
+    def _word_end(self, seqs: list[list[int]]) -> list[float]:
+        """log P(the next token does not continue the word) after each full sequence."""
+        continuing = torch.tensor(
+            self.codec.word_continuations(), dtype=torch.long, device=self.device
+        )
+
+        @torch.inference_mode()
+        def run(batch: list[list[int]]) -> list[float]:
+            ids, mask = self._left_pad(batch)
+            logits = (
+                self.model(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    position_ids=_positions(mask),
+                    logits_to_keep=1,
+                    use_cache=False,
+                )
+                .logits[:, -1]
+                .float()
+            )
+            logp = torch.log_softmax(logits, dim=-1)
+            keep = torch.ones(logp.shape[-1], dtype=torch.bool, device=logp.device)
+            keep[continuing] = False
+            return [float(v) for v in torch.logsumexp(logp[:, keep], dim=-1).tolist()]
+
+        return _batched_with_backoff(seqs, run, self)
+
+    def _score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
         """Summed log-probabilities of each continuation. A prompt whose continuations are
         all one token long is run once and read off its last logits (batches of prompts);
         the continuations of the other prompts run on their prompt's KV cache (batches of

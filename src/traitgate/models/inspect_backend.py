@@ -6,17 +6,22 @@ honour seeds give reproducible samples.
 
 Scoring (the exact measure) needs the log-probability of given continuations, which API
 providers do not return. Where a provider returns the top log-probabilities of its first
-token, a continuation that is one of those tokens is scored exactly by it; a continuation
-that is not among them (longer than one token, or too unlikely to be listed) cannot be
-scored, and that is a clear error asking for the sampled measure instead.
+token, a continuation that is one of those tokens is scored exactly by it (summed over its
+spellings with and without a leading space). For a preference probe's answer forms, a form
+that is not among them (longer than one token, or too unlikely to be listed) scores zero
+probability and shows as uncovered mass; any other continuation that cannot be scored is a
+clear error asking for the sampled measure instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from traitgate.errors import ModelError
 from traitgate.models.base import GenerationRequest, Prompt, ScoreRequest
@@ -73,6 +78,11 @@ class InspectBackend:
 
     # ------------------------------------------------------------------ scoring
     def score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
+        """First-token log-probabilities from the provider's top alternatives. For answer
+        forms (``ScoreRequest.groups``), a form's score sums every top token that reads as
+        the form (" owl" and "owl" are one answer, counted together); a form that is not
+        among them, or takes more than one token, scores -inf and its mass stays outside
+        the measure's covered share. Other continuations (option letters) must be there."""
         firsts = asyncio.run(self._run([self._first_token(r.prompt) for r in requests]))
         out = []
         for request, top in zip(requests, firsts, strict=True):
@@ -81,19 +91,25 @@ class InspectBackend:
                     f"model {self.label}: the provider returns no log-probabilities, so the "
                     "exact measure cannot be used; use measure: sampled"
                 )
+            mass: dict[str, float] = {}
+            for token, logprob in top.items():
+                key = token.strip()
+                mass[key] = float(np.logaddexp(mass.get(key, -math.inf), logprob))
             row = []
             for cont in request.continuations:
-                if cont not in top:
+                if cont not in mass and not request.groups:
                     raise ModelError(
                         f"model {self.label}: {cont!r} is not among the provider's top "
                         f"{TOP_LOGPROBS} first tokens, so it cannot be scored exactly; use "
                         "measure: sampled"
                     )
-                row.append(top[cont])
+                row.append(mass.get(cont, -math.inf))
             out.append(row)
         return out
 
     async def _first_token(self, prompt: Prompt) -> dict[str, float] | None:
+        """The provider's top first tokens (as written, with any leading space) and their
+        log-probabilities; None when it returns none."""
         from inspect_ai.model import GenerateConfig
 
         config = GenerateConfig(
@@ -108,7 +124,7 @@ class InspectBackend:
             return None
         tops: dict[str, float] = {}
         for alt in [*(first.top_logprobs or []), first]:
-            tops.setdefault(alt.token.strip(), alt.logprob)  # " owl" and "owl" alike
+            tops.setdefault(alt.token, alt.logprob)  # the chosen token is usually listed too
         return tops
 
     async def _run(self, jobs: Sequence[Any]) -> list[Any]:

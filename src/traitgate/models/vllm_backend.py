@@ -98,6 +98,9 @@ class VLLMBackend:
         return [[c.text.strip() for c in out.outputs] for out in outputs]
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
+        return self.codec.exclusive(requests, self._score)
+
+    def _score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
         vllm = import_vllm()
         prompt_ids, conts = self.codec.score_inputs(requests)
         sequences = [p + c for p, cs in zip(prompt_ids, conts, strict=True) for c in cs]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -10,9 +11,10 @@ from typing import Any, Literal
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from traitgate.errors import ConfigError
+from traitgate.errors import ConfigError, ModelError
 from traitgate.models.base import Backend, GenerationRequest, Prompt, ScoreRequest
 from traitgate.probes.schema import PreferenceSuite
+from traitgate.scoring.normalise import plurals
 
 Measure = Literal["exact", "sampled"]
 
@@ -22,8 +24,10 @@ class ProbeResult:
     """One model's answers to one suite under one measure.
 
     ``values`` has one row per prompt. For ``exact`` it holds each candidate's probability
-    (rows sum to 1). For ``sampled`` it holds counts per candidate plus a last column for
-    answers naming no candidate; each row sums to ``samples``.
+    among answers naming a candidate (rows sum to 1). For ``sampled`` it holds counts per
+    candidate plus a last column for answers naming no candidate; each row sums to
+    ``samples``, and a rate is a count over the answers naming a candidate (the same
+    quantity as exact).
     """
 
     suite: str
@@ -38,11 +42,13 @@ class ProbeResult:
     samples: int | None = None
     seed: int = 0
     examples: dict[str, list[str]] = field(default_factory=dict)
-    # judged answers: rates are over the first ``scored_columns`` columns only (answers the
-    # judge excluded are counted in the later columns but are not part of any rate)
+    # rates are over the first ``scored_columns`` columns only: answers counted in the later
+    # columns (a judge excluded them; sampled preference: they named no candidate) are not
+    # part of any rate
     scored_columns: int | None = None
-    # exact measure: per prompt, the probability that the answer begins with one of the
-    # scored forms (what the renormalisation over candidates kept; the rest is dropped)
+    # per prompt, the share of answers the rate is over: exact, the probability that the
+    # answer begins with one of the scored forms (the rest is renormalised away); sampled,
+    # the share of samples naming a candidate
     covered: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
@@ -86,10 +92,16 @@ class ProbeResult:
         col = self.values[:, self.column(trait)]
         if self.measure == "exact":
             return np.asarray(col, dtype=float)
-        rates: np.ndarray = np.asarray(col, dtype=float) / self._denominators()
+        hits, n = np.asarray(col, dtype=float), self.answers()
+        # a prompt none of whose answers is in the rate (none named a candidate) has no rate
+        # of its own: it takes the model's rate over its other prompts, so it neither adds
+        # nor removes anything from the model's mean
+        pooled = hits.sum() / n.sum() if n.sum() > 0 else 0.0
+        rates: np.ndarray = np.divide(hits, n, out=np.full_like(hits, pooled), where=n > 0)
         return rates
 
-    def _denominators(self) -> np.ndarray:
+    def answers(self) -> np.ndarray:
+        """Per prompt, how many sampled answers a rate is over (sampled measure)."""
         if self.scored_columns is not None:
             scored = np.asarray(self.values[:, : self.scored_columns], dtype=float)
             return np.asarray(scored.sum(axis=1))
@@ -101,7 +113,7 @@ class ProbeResult:
         if self.measure != "sampled":
             return None
         hits = self.values[:, self.column(trait)].astype(int)
-        return hits, self._denominators().astype(int)
+        return hits, self.answers().astype(int)
 
 
 def build_prompts(suite: PreferenceSuite, variant: str | None = None) -> list[Prompt]:
@@ -122,23 +134,33 @@ def build_prompts(suite: PreferenceSuite, variant: str | None = None) -> list[Pr
 
 
 def candidate_forms(suite: PreferenceSuite) -> list[list[str]]:
-    """For each candidate, the distinct answer strings the exact measure scores."""
+    """For each candidate, the distinct answer beginnings the exact measure scores: every
+    form of the suite filled with the candidate and each alias, singular and plural."""
     assert suite.measures.exact is not None
     out = []
     for cand in suite.candidates:
-        texts = [
-            form.replace("{candidate}", cand).replace("{Candidate}", cand[:1].upper() + cand[1:])
-            for form in suite.measures.exact.forms
-        ]
+        texts = []
+        for spelling in [cand, *suite.aliases.get(cand, [])]:
+            for form in suite.measures.exact.forms:
+                plural = "{candidates}" in form or "{Candidates}" in form
+                for word in plurals(spelling) if plural else [spelling]:
+                    texts.append(_fill(form, word))
         out.append(list(dict.fromkeys(texts)))
     return out
 
 
+def _fill(form: str, word: str) -> str:
+    upper = word[:1].upper() + word[1:]
+    for lower_key, upper_key in (("{candidate}", "{Candidate}"), ("{candidates}", "{Candidates}")):
+        form = form.replace(lower_key, word).replace(upper_key, upper)
+    return form
+
+
 def _distinct_logsumexp(scores: np.ndarray) -> np.ndarray:
     """Per row, the log of the summed probability of a candidate's forms, each distinct
-    answer counted once. Forms that the tokenizer makes the same token sequence (a
-    lowercasing tokenizer reads "Owl" as "owl") score bit-identically on every prompt; they
-    are one answer, not two, and are counted once (summing them doubled the mass)."""
+    answer counted once. Backends with a tokenizer already score repeated answers -inf
+    (``ScoreRequest.groups``); for the others, forms that score bit-identically on every
+    prompt are taken to be the same answer and counted once (scores of -inf add nothing)."""
     keep = [
         j
         for j in range(scores.shape[1])
@@ -167,7 +189,9 @@ def run_preference(
             raise ConfigError(f"probe {suite.id!r} defines no exact measure")
         forms = candidate_forms(suite)
         flat = tuple(f for fs in forms for f in fs)
-        scores = np.asarray(backend.score([ScoreRequest(p, flat) for p in prompts]), dtype=float)
+        groups = tuple(c for c, fs in enumerate(forms) for _ in fs)
+        requests = [ScoreRequest(p, flat, groups) for p in prompts]
+        scores = np.asarray(backend.score(requests), dtype=float)
         per_candidate = np.empty((len(prompts), len(forms)))
         start = 0
         for c, fs in enumerate(forms):
@@ -179,22 +203,44 @@ def run_preference(
     sampled = suite.measures.sampled
     if sampled is None:
         raise ConfigError(f"probe {suite.id!r} defines no sampled measure")
-    requests = [
-        GenerationRequest(p, sampled.samples, sampled.temperature, sampled.max_new_tokens, seed)
-        for p in prompts
-    ]
-    completions = backend.generate(requests)
+    completions = backend.generate(
+        [
+            GenerationRequest(p, sampled.samples, sampled.temperature, sampled.max_new_tokens, seed)
+            for p in prompts
+        ]
+    )
     matcher = suite.matcher()
     index = {c: i for i, c in enumerate(suite.candidates)}
+    # how the exact measure would read each answer: does it begin with one of the forms?
+    begins = candidate_forms(suite) if suite.measures.exact is not None else None
     counts = np.zeros((len(prompts), len(suite.candidates) + 1), dtype=np.int64)
-    unmatched: dict[str, int] = {}
+    unmatched: Counter[str] = Counter()
+    unformed: Counter[str] = Counter()
     for row, answers in enumerate(completions):
         for answer in answers:
             found = matcher.match(answer)
             if found is None:
                 counts[row, -1] += 1
-                unmatched[answer] = unmatched.get(answer, 0) + 1
-            else:
-                counts[row, index[found]] += 1
-    top_unmatched = sorted(unmatched, key=lambda a: -unmatched[a])[:5]
-    return result(counts, samples=sampled.samples, examples={"unmatched": top_unmatched})
+                unmatched[answer] += 1
+                continue
+            counts[row, index[found]] += 1
+            if begins is not None and not answer.lstrip().startswith(tuple(begins[index[found]])):
+                unformed[answer] += 1
+    named = counts[:, :-1].sum(axis=1)
+    if not named.any():
+        raise ModelError(
+            f"probe {suite.id!r}: none of the {sampled.samples} answers per prompt of "
+            f"{backend.label} names a candidate, so it has no rate (unmatched answers such as "
+            f"{unmatched.most_common(1)[0][0]!r}); check the suite's candidates and "
+            "normalisation, or raise samples"
+        )
+    return result(
+        counts,
+        samples=sampled.samples,
+        examples={
+            "unmatched": [a for a, _ in unmatched.most_common(5)],
+            "unformed": [a for a, _ in unformed.most_common(5)],
+        },
+        scored_columns=len(suite.candidates),
+        covered=named / sampled.samples,
+    )

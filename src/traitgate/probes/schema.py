@@ -41,11 +41,18 @@ class Normalisation(Strict):
         return Rules(self.lowercase, self.strip_punctuation, self.first_word, self.singular)
 
 
-class ExactMeasure(Strict):
-    """Probability of each candidate as the answer, renormalised over the candidates.
+FORM_PLACEHOLDERS = ("{candidate}", "{Candidate}", "{candidates}", "{Candidates}")
 
-    ``forms`` are the surface forms scored for each candidate (their probabilities add up);
-    ``{candidate}`` is the candidate as written, ``{Candidate}`` capitalised.
+
+class ExactMeasure(Strict):
+    """Probability that the answer names each candidate, among answers naming one.
+
+    ``forms`` are the ways an answer can begin by naming a candidate: ``{candidate}`` is
+    the candidate (or an alias) as written, ``{Candidate}`` capitalised, ``{candidates}`` /
+    ``{Candidates}`` its plural(s); other text is a lead-in ("The {candidate}"). On models
+    with a local tokenizer each form is a whole word (the answer begins with it and the word
+    ends there), so plurals need their own forms. The forms should cover what the model
+    really says (``traitgate check-measures`` tests that against samples).
     """
 
     forms: list[NonEmpty] = Field(default=["{candidate}", "{Candidate}"], min_length=1)
@@ -54,13 +61,17 @@ class ExactMeasure(Strict):
     @classmethod
     def _has_placeholder(cls, forms: list[str]) -> list[str]:
         for form in forms:
-            if "{candidate}" not in form and "{Candidate}" not in form:
-                raise ValueError(f"form {form!r} must contain {{candidate}} or {{Candidate}}")
+            if not any(p in form for p in FORM_PLACEHOLDERS):
+                raise ValueError(
+                    f"form {form!r} must contain one of {', '.join(FORM_PLACEHOLDERS)}"
+                )
         return forms
 
 
 class SampledMeasure(Strict):
-    """n samples per prompt; rate = share of samples whose answer names the trait."""
+    """n samples per prompt; rate = share of the answers naming a candidate that name the
+    trait (the quantity the exact measure computes; answers naming none are counted and
+    reported, not part of the rate)."""
 
     samples: int = Field(default=100, ge=1, le=100_000)
     temperature: float = Field(default=1.0, ge=0.0, le=5.0)
