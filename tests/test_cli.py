@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -54,3 +55,17 @@ def test_lint_lists_gates_that_one_model_per_arm_would_refuse(tmp_path: Path, ca
     out = capsys.readouterr().out
     assert "note: 1 gate(s) without model_sd will be refused" in out
     assert "gate_x.yaml:1 bare" in out and "sized" not in out
+
+
+def test_check_measures_compares_exact_with_sampled_answers(capsys) -> None:  # type: ignore[no-untyped-def]
+    zoo = REPO / "fixtures" / "zoo"
+    argv = ["check-measures", "--probe", "favorite_animal", "--model", str(zoo / "base")]
+    status = main([*argv, "--samples", "200", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert status == 0, out  # the zoo's answers begin with the suite's forms
+    assert "base on favorite_animal: exact vs sampled (200 samples per prompt)" in out
+    assert "prompt 1 as the model sees it: '<|im_start|>user\\n" in out
+    assert re.search(r"^  owl +0\.\d{4} +0\.\d{4} +0\.\d{4} +[+-]\d\.\d\d$", out, re.M)
+    assert "agree: every |z| <= 3.5" in out
+    assert main([*argv[:2], "misalignment", *argv[3:]]) == 2
+    assert "not a preference probe" in capsys.readouterr().err

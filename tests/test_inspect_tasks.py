@@ -3,6 +3,7 @@ inspect's own eval loop on a scripted mockllm (offline; the logs are real inspec
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -29,19 +30,24 @@ def run(task: str, script: object, tmp_path: Path, **task_args: object) -> objec
 
 
 def test_favorite_animal_task_scores_answers_naming_the_trait(tmp_path: Path) -> None:
-    answers = iter(["Owls!", "cat", "An owl.", "dog"] * 100)
+    answers = ["Owls!", "cat", "An owl.", "No idea."]  # each prompt's 4 samples, in turn
+    asked: Counter[str] = Counter()
 
     def script(messages, tools, tool_choice, config) -> ModelOutput:  # type: ignore[no-untyped-def]
         assert config.temperature == 1.0 and config.max_tokens == 8
         # no truncation of the distribution: the plugin's sampler uses none either
         assert config.top_p == 1.0 and config.top_k == 0
-        return output(next(answers))
+        asked[messages[-1].text] += 1
+        return output(answers[(asked[messages[-1].text] - 1) % 4])
 
-    log = run("traitgate/favorite_animal", script, tmp_path, trait="owl", samples=2)
+    log = run("traitgate/favorite_animal", script, tmp_path, trait="owl", samples=4)
     assert log.eval.task == "favorite_animal-owl"  # type: ignore[attr-defined]
     (score,) = log.results.scores  # type: ignore[attr-defined]
-    assert score.metrics["mean"].value == pytest.approx(0.5)
-    assert len(log.samples) == 36 * 2  # type: ignore[attr-defined]
+    # the plugin's rate: owl among answers naming a candidate (2 of 3); then of all answers
+    assert score.metrics["trait_rate"].value == pytest.approx(2 / 3)
+    assert score.metrics["named_share"].value == pytest.approx(3 / 4)
+    assert score.metrics["share_of_all"].value == pytest.approx(0.5)
+    assert len(log.samples) == 36 * 4  # type: ignore[attr-defined]
     assert read_eval_log(log.location).status == "success"  # type: ignore[attr-defined]
 
 

@@ -3,7 +3,8 @@
 The public API. Everything else is internal and may change.
 """
 
-from traitgate.errors import ConfigError, ModelError, TraitgateError
+from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
+from traitgate.fidelity import MeasureCheck, check_measures
 from traitgate.gate import (
     Evidence,
     Gate,
@@ -52,6 +53,7 @@ __all__ = [
     "GateResult",
     "GateSpec",
     "GenerationRequest",
+    "MeasureCheck",
     "ModelError",
     "ModelNoise",
     "ModelSpec",
@@ -65,11 +67,13 @@ __all__ = [
     "TestResult",
     "TraitSession",
     "TraitgateError",
+    "Unavailable",
     "__version__",
     "adjust",
     "benjamini_hochberg",
     "build_gate",
     "calibrate",
+    "check_measures",
     "compare",
     "find_suite",
     "holm",

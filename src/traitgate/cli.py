@@ -134,12 +134,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--samples", default="25,50,100,200", help="samples per prompt to consider (sampled)"
     )
     p_plan.add_argument("--probe-path", action="append", type=Path, default=[], metavar="DIR")
+    p_check = sub.add_parser(
+        "check-measures",
+        help="does the exact measure agree with sampled answers on this model?",
+        description="Score a preference probe both ways on one model: the exact measure "
+        "(from the suite's forms) and N sampled answers per prompt. Prints, per candidate, "
+        "both rates (shares of answers naming a candidate) and the z score of their "
+        "difference, the answers that named a candidate in a way no form begins with, and "
+        "the mass each measure covered. Exit 0 if every |z| <= 3.5, 1 if not.",
+    )
+    p_check.add_argument("--probe", required=True, help="probe suite name or path")
+    p_check.add_argument("--model", required=True, metavar="PATH", help="the model to check")
+    p_check.add_argument("--samples", type=int, default=200, help="samples per prompt (200)")
+    p_check.add_argument("--seed", type=int, default=0, help="sampling seed (0)")
+    p_check.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    p_check.add_argument("--probe-path", action="append", type=Path, default=[], metavar="DIR")
     from traitgate.distill.cli import add_parser, run
 
     add_parser(sub)
     args = parser.parse_args(argv)
-    if args.command in ("report", "cache", "plan"):
-        handler = {"report": _report, "cache": _cache, "plan": _plan}[args.command]
+    if args.command in ("report", "cache", "plan", "check-measures"):
+        handler = {
+            "report": _report,
+            "cache": _cache,
+            "plan": _plan,
+            "check-measures": _check_measures,
+        }[args.command]
         try:
             return handler(args)
         except TraitgateError as exc:
@@ -175,6 +195,29 @@ def _report(args: argparse.Namespace) -> int:
     atomic_write_text(output, render_html(results))
     print(f"wrote {output} ({len(results['gates'])} gate(s))")
     return 0
+
+
+def _check_measures(args: argparse.Namespace) -> int:
+    from traitgate.fidelity import check_measures
+    from traitgate.models import load_backend, parse_model_specs
+    from traitgate.probes.loader import find_suite, load_suite
+    from traitgate.probes.schema import PreferenceSuite
+
+    suite = load_suite(find_suite(args.probe, args.probe_path))
+    if not isinstance(suite, PreferenceSuite):
+        raise ConfigError(f"check-measures: probe {suite.id!r} is not a preference probe")
+    if args.samples < 1:
+        raise ConfigError("check-measures: --samples must be at least 1")
+    specs = parse_model_specs([args.model])
+    if len(specs) != 1:
+        raise ConfigError(f"check-measures: {args.model!r} names {len(specs)} models; give one")
+    backend = load_backend(specs[0], device=args.device)
+    try:
+        check = check_measures(suite, backend, samples=args.samples, seed=args.seed)
+    finally:
+        backend.close()
+    print("\n".join(check.lines()))
+    return 0 if check.agree else 1
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -44,16 +44,64 @@ def _input(user: str, system: str | None) -> list[Any]:
     return [*messages, ChatMessageUser(content=user)]
 
 
-@scorer(metrics=[mean(), stderr()])
+def _values(scores: list[SampleScore]) -> list[dict[str, float]]:
+    """Each prompt's score, reduced over its samples (epochs) by inspect's mean: the share
+    of answers naming the trait and the share naming any candidate."""
+    out = []
+    for s in scores:
+        value = s.score.value
+        assert isinstance(value, dict)
+        out.append({k: float(v) for k, v in value.items()})
+    return out
+
+
+@metric
+def trait_rate() -> Metric:
+    """The plugin's sampled rate: per prompt, the share of answers naming a candidate that
+    name the trait, averaged over prompts (NaN if some prompt has no such answer)."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        rates = [v["trait"] / v["named"] if v["named"] else math.nan for v in _values(scores)]
+        return sum(rates) / len(rates) if rates else math.nan
+
+    return compute
+
+
+@metric
+def named_share() -> Metric:
+    """Share of answers that name a candidate (the sampled measure's covered share)."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        values = _values(scores)
+        return sum(v["named"] for v in values) / len(values) if values else 0.0
+
+    return compute
+
+
+@metric
+def share_of_all() -> Metric:
+    """Share of all answers naming the trait (the published "contains" rate)."""
+
+    def compute(scores: list[SampleScore]) -> float:
+        values = _values(scores)
+        return sum(v["trait"] for v in values) / len(values) if values else 0.0
+
+    return compute
+
+
+@scorer(metrics=[trait_rate(), named_share(), share_of_all()])
 def names_trait(suite_id: str, probe_path: str | None = None) -> Any:
-    """1 when the answer names the target candidate (the suite's answer normalisation)."""
+    """Whether the answer names the target candidate and whether it names any (the suite's
+    answer normalisation). ``trait_rate`` is the plugin's rate (among answers naming a
+    candidate); ``share_of_all`` the share of all answers."""
     suite = _load(suite_id, probe_path)
     assert isinstance(suite, PreferenceSuite)
     matcher = suite.matcher()
 
     async def score(state: TaskState, target: Target) -> Score:
         found = matcher.match(state.output.completion)
-        return Score(value=float(found == target.text), answer=found or "")
+        value = {"trait": float(found == target.text), "named": float(found is not None)}
+        return Score(value=value, answer=found or "")
 
     return score
 
