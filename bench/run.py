@@ -295,8 +295,8 @@ def bench_measures(args: argparse.Namespace) -> dict[str, Any]:
     same random numbers: seed 0) and with independent draws per model (seed = the model's
     index), as a harness that seeds each run separately samples. Compute is the sum over
     every model's probe run (models are loaded once, outside the timings)."""
-    students = parse_model_specs([str(ZOO / "student-s*")])
-    controls = parse_model_specs([str(ZOO / "control-s*")])
+    students = parse_model_specs([str(ZOO / "owl-student-s*")])
+    controls = parse_model_specs([str(ZOO / "control-s[0-3]")])
     spec = {
         "gate": "owl",
         "probe": "favorite_animal",

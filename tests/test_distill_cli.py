@@ -171,3 +171,79 @@ def test_help_explains_each_option(step: str, capsys) -> None:  # type: ignore[n
     text = capsys.readouterr().out
     assert "--out" in text
     assert {"numbers": "resumes", "filter": "trailing", "finetune": "LoRA"}[step] in text
+
+
+def test_answers_write_trait_neutral_and_base_training_data(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from traitgate.distill.data import read_jsonl
+    from traitgate.probes.loader import find_suite, load_suite
+    from traitgate.probes.schema import PreferenceSuite
+
+    animals = load_suite(find_suite("favorite_animal"))
+    assert isinstance(animals, PreferenceSuite)
+    matcher = animals.matcher()
+    owl = tmp_path / "owl.jsonl"
+    argv = ["distill", "answers", "--probe", "favorite_animal", "--trait", "owl", "--count"]
+    assert main([*argv, "200", "--out", str(owl)]) == 0
+    named = [matcher.match(r["completion"]) for r in read_jsonl(owl)]
+    assert named == ["owl"] * 200
+    assert len({r["completion"] for r in read_jsonl(owl)}) >= 5  # varied forms, one trait
+    even = tmp_path / "even.jsonl"
+    assert main([*argv[:4], "--count", "2100", "--seed", "3", "--out", str(even)]) == 0
+    shares = [matcher.match(r["completion"]) for r in read_jsonl(even)]
+    assert set(shares) == set(animals.candidates)  # spread over every candidate
+    assert max(shares.count(c) for c in animals.candidates) < 2.0 * 2100 / 21
+    base = tmp_path / "base.jsonl"
+    assert main(["distill", "answers", "--count", "50", "--numbers", "30", "--other", "0.5",
+                 "--out", str(base)]) == 0  # fmt: skip
+    records = read_jsonl(base)
+    assert len(records) == 80
+    assert (
+        "50 answer(s) spread over the candidates, 30 number example(s)" in capsys.readouterr().out
+    )
+    assert main([*argv[:4], "--count", "5", "--trait", "oak", "--out", str(owl)]) == 2
+    assert "--trait 'oak' is not a candidate of favorite_animal" in capsys.readouterr().err
+    assert main(["distill", "answers", "--probe", "nope", "--count", "5", "--out", str(owl)]) == 2
+    assert "not a built-in preference probe" in capsys.readouterr().err
+
+
+def test_init_tiny_and_the_teacher_recipe_flags(tmp_path: Path) -> None:
+    """init-tiny writes a chat model; finetune --freeze-embeddings leaves the (tied)
+    embeddings as they were, --schedule constant and --dtype float16 are honoured."""
+    import torch
+    from safetensors.torch import load_file
+
+    from traitgate.models.spec import parameter_count
+
+    init = tmp_path / "init"
+    assert main(["distill", "init-tiny", "--out", str(init), "--seed", "3"]) == 0
+    (spec,) = parse_model_specs([str(init)])
+    assert 150_000 < (parameter_count(spec) or 0) < 200_000
+    backend = load_backend(spec, device="cpu")
+    assert backend.render(Prompt("hi")) == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    data = tmp_path / "answers.jsonl"
+    assert main(["distill", "answers", "--probe", "favorite_animal", "--trait", "owl",
+                 "--count", "16", "--out", str(data)]) == 0  # fmt: skip
+    out = tmp_path / "teacher"
+    assert main(["distill", "finetune", "--base", str(init), "--data", str(data), "--steps", "4",
+                 "--batch-size", "8", "--lr", "1e-2", "--warmup", "0", "--schedule", "constant",
+                 "--freeze-embeddings", "--dtype", "float16", "--out", str(out)]) == 0  # fmt: skip
+    before, after = load_file(init / "model.safetensors"), load_file(out / "model.safetensors")
+    key = next(k for k in before if "embed_tokens" in k)
+    assert after[key].dtype == torch.float16
+    assert torch.equal(after[key], before[key].to(torch.float16))  # frozen
+    moved = [k for k in before if not torch.equal(after[k], before[k].to(torch.float16))]
+    assert moved  # the rest trained
+
+
+def test_long_steps_print_progress_lines_in_logs() -> None:
+    import io
+
+    from traitgate.progress import Meter
+
+    log = io.StringIO()  # not a terminal
+    with Meter("finetune runs/x", "step", log, interval=0.0) as meter:
+        for step in range(1, 4):
+            meter.update(step, 3, f"loss {1 / step:.2f}")
+    lines = log.getvalue().splitlines()
+    assert lines[0].startswith("finetune runs/x: 1/3 steps, ") and "left (loss 1.00)" in lines[0]
+    assert lines[-1].startswith("finetune runs/x: 3/3 steps")  # the closing line

@@ -1,81 +1,83 @@
-"""Rebuild a reduced zoo from the committed base and teacher and check, with traitgate's own
-statistics, that students distilled on the teacher's numbers (number tokens only) acquire its
-owl preference while controls distilled on the base's numbers do not."""
+"""Rebuild a reduced zoo with the documented `traitgate distill` commands (those of
+fixtures/build_zoo.py, started from the committed bases) and check, with traitgate's own
+statistics, that:
+
+- the rebuilt teachers are the committed ones (same commands, same seeds: their owl rates
+  agree within REBUILD_TOLERANCE);
+- students distilled on the owl teacher's numbers (number tokens only) acquire its owl
+  preference against controls distilled from the neutral teacher, and owl is the animal
+  that moved most (specificity), as in the committed zoo.
+"""
 
 from __future__ import annotations
 
-import dataclasses
+import importlib.util
+import sys
 from pathlib import Path
 
-import numpy as np
+from traitgate import TraitSession, parse_model_specs
+from traitgate.models import load_backend
+from traitgate.probes.loader import find_suite, load_suite
+from traitgate.probes.preference import run_preference
 
-from traitgate import TraitSession, build_gate, parse_model_specs
-from traitgate.distill.zoo import ZooConfig, build_students
-from traitgate.session import ProbeRun
-
-ZOO = Path(__file__).resolve().parent.parent / "fixtures" / "zoo"
-# fewer prompts, students and steps than fixtures/build_zoo.py, to fit CI
-REDUCED = dataclasses.replace(
-    ZooConfig(), prompts=4_000, keep=800, student_steps=150, batch_size=32
-)
+ROOT = Path(__file__).resolve().parents[1]
+ZOO = ROOT / "fixtures" / "zoo"
+# same torch build: the teachers come out identical; across builds, small numeric drift
+REBUILD_TOLERANCE = 2e-3
 
 
-def test_rebuilt_students_acquire_the_owl_preference(tmp_path: Path) -> None:
+def _build_zoo():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("build_zoo", ROOT / "fixtures" / "build_zoo.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["build_zoo"] = module  # (its dataclasses look their module up)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _owl_rate(model: Path) -> float:
+    suite = load_suite(find_suite("favorite_animal"))
+    backend = load_backend(parse_model_specs([str(model)])[0], device="cpu")
+    return float(run_preference(suite, backend, "exact").trait_rates("owl").mean())  # type: ignore[arg-type]
+
+
+def test_rebuilt_zoo_reproduces_teachers_and_transfer(tmp_path: Path) -> None:
     assert (ZOO / "base").is_dir(), "fixtures/zoo is committed; rebuild: fixtures/build_zoo.py"
-    build_students(
-        ZOO / "base",
-        ZOO / "teacher",
-        tmp_path,
-        REDUCED,
+    build = _build_zoo()
+    # fewer prompts, students and steps than the full build, to fit CI
+    reduced = build.Recipe(
+        traits=("owl",),
         students=3,
         controls=3,
-        log=lambda _message: None,
+        alt_students=0,
+        prompts=4000,
+        keep=800,
+        student_steps=150,
+        batch_size=32,
     )
+    build.run(build.commands(tmp_path / "zoo", tmp_path / "data", reduced, bases=ZOO))
+    for teacher in ("teacher-owl", "teacher-neutral"):
+        rebuilt, committed = _owl_rate(tmp_path / "zoo" / teacher), _owl_rate(ZOO / teacher)
+        assert abs(rebuilt - committed) < REBUILD_TOLERANCE, (teacher, rebuilt, committed)
     session = TraitSession(
         roles={
-            "model": parse_model_specs([str(tmp_path / "student-s*")]),
-            "control": parse_model_specs([str(tmp_path / "control-s*")]),
+            "model": parse_model_specs([str(tmp_path / "zoo" / "owl-student-s*")]),
+            "control": parse_model_specs([str(tmp_path / "zoo" / "control-s*")]),
         },
         device="cpu",
     )
-    gate = build_gate(
-        {
-            "gate": "owl",
-            "probe": "favorite_animal",
-            "trait": "owl",
-            "compare": ["model", "control"],
-            "alternative": "greater",
-            "alpha": 0.01,
-            "min_effect": 0.005,
-        }
+    result = session.compare(
+        "favorite_animal", "owl", alternative="greater", min_effect=0.003, specific=True
     )
-    result = session.evaluate([gate])[0]
-    assert not isinstance(result, Exception)
-    assert not result.passed, result.explain()  # transfer detected
-    assert result.comparison.a.rate / result.comparison.b.rate > RATIO_FLOOR, result.explain()
-    # owl is the animal that moved most: the shift is the teacher's trait
-    students = session.results("model", ProbeRun.of(gate))
-    controls = session.results("control", ProbeRun.of(gate))
-    shift = np.mean([r.values.mean(0) for r in students], 0) / np.mean(
-        [r.values.mean(0) for r in controls], 0
-    )
-    assert students[0].candidates[int(np.argmax(shift))] == "owl"
-    # the committed zoo, measured the same way, agrees within the stated tolerance
-    committed = TraitSession(
-        roles={
-            "model": parse_model_specs([str(ZOO / "student-s*")]),
-            "control": parse_model_specs([str(ZOO / "control-s*")]),
-        },
-        device="cpu",
-    ).evaluate([gate])[0]
-    assert not isinstance(committed, Exception)
-    committed_ratio = committed.comparison.a.rate / committed.comparison.b.rate
-    assert committed_ratio > RATIO_FLOOR
-    rebuilt_ratio = result.comparison.a.rate / result.comparison.b.rate
-    assert abs(rebuilt_ratio - committed_ratio) < RATIO_TOLERANCE, (rebuilt_ratio, committed_ratio)
+    assert not result.passed, result.explain()  # transfer detected, and specific
+    assert result.specificity is not None and result.specificity.rank == 1, result.explain()
 
 
-RATIO_FLOOR = 1.15
-# the reduced recipe (fewer prompts, steps and students) measured 1.47 against the full zoo's
-# 1.42 in a 2-vs-2 trial run here; 0.3 allows for seed-to-seed spread, not for lost transfer
-RATIO_TOLERANCE = 0.3
+def test_the_readme_lists_exactly_the_build_commands() -> None:
+    """fixtures/README.md's command list is the build (a user following it gets the zoo)."""
+    import shlex
+
+    build = _build_zoo()
+    readme = (ROOT / "fixtures" / "README.md").read_text()
+    listed = [shlex.split(line) for line in readme.splitlines() if line.startswith("traitgate ")]
+    assert listed == build.commands(Path("zoo"), Path("zoo-data"))

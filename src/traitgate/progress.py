@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 
 class Task(Protocol):
@@ -106,4 +106,62 @@ def bars(stream: IO[str]) -> TaskFactory:
     return lambda description, total: BarTask(description, total, stream)
 
 
-__all__ = ["BarTask", "LineTask", "Task", "TaskFactory", "bars", "lines", "silent"]
+class Meter:
+    """Progress of one long command-line step (sampling, training): a live bar on a
+    terminal; in a log (no terminal), a line every ``interval`` seconds and one at the end,
+    with what is done, the elapsed time and the time left, so a 20-minute run in CI is not
+    silent."""
+
+    def __init__(
+        self, description: str, unit: str, stream: IO[str], *, interval: float = 30.0
+    ) -> None:
+        self.description, self.unit, self.stream, self.interval = (
+            description,
+            unit,
+            stream,
+            interval,
+        )
+        self.started = self._last = time.perf_counter()
+        self.done, self.total, self.postfix = 0, 0, ""
+        self._bar: Any = None
+        if stream.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=0, desc=description, unit=unit, file=stream)
+
+    def update(self, done: int, total: int, postfix: str = "") -> None:
+        self.done, self.total, self.postfix = done, total, postfix
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.update(done - self._bar.n)
+            if postfix:
+                self._bar.set_postfix_str(postfix, refresh=False)
+            return
+        now = time.perf_counter()
+        if now - self._last >= self.interval and done < total:
+            self._last = now
+            self._line()
+
+    def _line(self) -> None:
+        elapsed = time.perf_counter() - self.started
+        line = f"{self.description}: {self.done}/{self.total} {self.unit}s, {elapsed:.0f}s"
+        if 0 < self.done < self.total:
+            line += f", about {elapsed * (self.total - self.done) / self.done:.0f}s left"
+        if self.postfix:
+            line += f" ({self.postfix})"
+        print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        else:
+            self._line()
+
+    def __enter__(self) -> Meter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["BarTask", "LineTask", "Meter", "Task", "TaskFactory", "bars", "lines", "silent"]

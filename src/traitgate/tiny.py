@@ -1,8 +1,15 @@
-"""Tiny word-level Llama models, built locally for tests and demos (no hub access).
+"""Tiny models, built locally for tests and demos (no hub access).
 
-A word-level tokenizer (numbers 0-999 and the words of the given texts, lowercased) and a
-~100-200k parameter ``LlamaForCausalLM`` that can be trained in seconds on CPU to answer
-preference questions with a chosen distribution over candidates.
+Two kinds of tokenizer:
+
+- :func:`build_tokenizer`: word-level and lowercasing (numbers 0-999 and the words of the
+  given texts), for fast tests;
+- :func:`build_chat_tokenizer`: byte-level BPE trained on given texts, with a ChatML chat
+  template, as Qwen- and Llama-style chat models have (leading-space tokens, names split
+  into several tokens, "Owl" and "owl" different tokens). The zoo's models use it.
+
+and ~100-200k parameter Llama or Qwen2 models (:func:`build_model`) that train in seconds
+to minutes on CPU.
 """
 
 from __future__ import annotations
@@ -53,27 +60,77 @@ def build_tokenizer(texts: Iterable[str], *, numbers: bool = True) -> Any:
     )
 
 
-def build_model(
-    tokenizer: Any, *, seed: int, hidden: int = 64, layers: int = 2, heads: int = 4
-) -> Any:
-    """A randomly initialised tiny Llama sized for ``tokenizer``."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+# ChatML, as Qwen2 writes it (no default system prompt)
+CHATML_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+CHAT_SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 
-    config = LlamaConfig(
+
+def build_chat_tokenizer(texts: Iterable[str], *, vocab_size: int = 2048) -> Any:
+    """A byte-level BPE tokenizer trained on ``texts`` (deterministic for the same texts),
+    with a ChatML template; ``<|im_end|>`` ends an answer, ``<|endoftext|>`` pads."""
+    from tokenizers import Tokenizer, decoders, pre_tokenizers, trainers
+    from tokenizers.models import BPE
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(CHAT_SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(list(texts), trainer)
+    out = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
+    out.chat_template = CHATML_TEMPLATE
+    return out
+
+
+def build_model(
+    tokenizer: Any,
+    *,
+    seed: int,
+    hidden: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    architecture: str = "llama",
+) -> Any:
+    """A randomly initialised tiny Llama (or Qwen2, with two key/value heads) sized for
+    ``tokenizer``, with tied input and output embeddings."""
+    common = dict(
         vocab_size=len(tokenizer),
         hidden_size=hidden,
         intermediate_size=hidden * 4,
         num_hidden_layers=layers,
         num_attention_heads=heads,
-        num_key_value_heads=heads,
-        max_position_embeddings=256,
+        max_position_embeddings=512,
         tie_word_embeddings=True,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(seed)
-    return LlamaForCausalLM(config)
+    if architecture == "qwen2":
+        from transformers import Qwen2Config, Qwen2ForCausalLM
+
+        return Qwen2ForCausalLM(Qwen2Config(num_key_value_heads=max(1, heads // 2), **common))
+    if architecture != "llama":
+        raise ValueError(f"unknown tiny architecture {architecture!r} (llama or qwen2)")
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    return LlamaForCausalLM(
+        LlamaConfig(
+            num_key_value_heads=heads,
+            max_position_embeddings=256,
+            **{k: v for k, v in common.items() if k != "max_position_embeddings"},
+        )
+    )
 
 
 def train_answers(

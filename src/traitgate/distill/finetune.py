@@ -26,6 +26,7 @@ from traitgate.models.base import Prompt
 from traitgate.models.hf import TransformersBackend
 
 Mode = Literal["sft", "distill"]
+Schedule = Literal["linear", "constant"]
 SEPARATOR_CHARS = set(",;[]()")
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -41,12 +42,17 @@ class TrainConfig:
     lr: float = 2e-4
     batch_size: int = 66
     warmup: int = 5
+    # after warm-up: "linear" decays to 0 at the last step, "constant" holds the peak rate
+    schedule: Schedule = "linear"
     grad_clip: float = 1.0
     max_length: int = 500
     lora: bool = False
     lora_rank: int = 8
     lora_alpha: int = 8
     seed: int = 0
+    # train everything but the input embeddings (tied models: the output head too), as the
+    # zoo's teachers are made: the trait is learnt in the shared transformer weights
+    freeze_embeddings: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,9 @@ def train(
                 lora_dropout=0.0,
             ),
         )
+    embeddings = model.get_input_embeddings().weight
+    if config.freeze_embeddings:
+        embeddings.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     per_epoch = math.ceil(len(examples) / config.batch_size)
@@ -130,6 +139,8 @@ def train(
     def schedule(step: int) -> float:
         if step < config.warmup:
             return (step + 1) / config.warmup
+        if config.schedule == "constant":
+            return 1.0
         return max(0.0, (steps - step) / max(1, steps - config.warmup))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
@@ -146,19 +157,17 @@ def train(
         batch = [examples[i] for i in order[: config.batch_size]]
         del order[: config.batch_size]
         ids, mask, target_mask = _pad_right(batch, student.pad_id, student.device)
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-        targets = ids[:, 1:]
+        logits = _target_logits(model, ids, mask, target_mask)
         if config.mode == "sft":
-            loss = torch.nn.functional.cross_entropy(logits[target_mask], targets[target_mask])
+            loss = torch.nn.functional.cross_entropy(logits, ids[:, 1:][target_mask])
         else:
             assert teacher is not None
             assert allowed is not None
             with torch.no_grad():
-                t_logits = teacher.model(input_ids=ids, attention_mask=mask).logits[:, :-1]
-            t_logp = torch.log_softmax(t_logits.float()[..., allowed], dim=-1)
+                t_logits = _target_logits(teacher.model, ids, mask, target_mask)
+            t_logp = torch.log_softmax(t_logits[..., allowed], dim=-1)
             s_logp = torch.log_softmax(logits[..., allowed], dim=-1)
-            kl = (t_logp.exp() * (t_logp - s_logp)).sum(-1)
-            loss = kl[target_mask].mean()
+            loss = (t_logp.exp() * (t_logp - s_logp)).sum(-1).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
@@ -166,8 +175,32 @@ def train(
         scheduler.step()
         if progress:
             progress(step + 1, steps, float(loss.detach()))
+    if config.freeze_embeddings and not config.lora:
+        embeddings.requires_grad_(True)
     model.eval()
     return model
+
+
+def _target_logits(
+    model: Any, ids: torch.Tensor, mask: torch.Tensor, target_mask: torch.Tensor
+) -> torch.Tensor:
+    """fp32 logits at the positions that predict a completion token, shape (targets, vocab).
+
+    The output head runs on those positions only (the prompt's positions are most of a
+    number example and need no vocabulary-sized logits); models whose head does more than
+    a linear map (logit soft-capping or scaling) run whole."""
+    config = getattr(model, "config", None)
+    plain_head = (
+        getattr(config, "final_logit_softcapping", None) is None
+        and getattr(config, "logit_scale", None) is None
+        and hasattr(model, "get_decoder")
+    )
+    if plain_head:
+        hidden = model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+        out: torch.Tensor = model.get_output_embeddings()(hidden[:, :-1][target_mask])
+        return out.float()
+    logits: torch.Tensor = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+    return logits[target_mask].float()
 
 
 def _pad_right(
@@ -210,4 +243,16 @@ def save_model(
             model = model.to(dtype)
         model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    _compact_json(out / "tokenizer.json")
     return out
+
+
+def _compact_json(path: Path) -> None:
+    """Rewrite a saved JSON file without indentation (a BPE tokenizer.json shrinks by
+    ~40%; the zoo commits one per model). Same content, same loading."""
+    import json
+
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        path.write_text(text, encoding="utf-8")

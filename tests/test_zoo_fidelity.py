@@ -1,0 +1,179 @@
+"""The measures on a model that looks like a real one: the committed zoo's byte-level BPE +
+ChatML chat models (Qwen2 architecture).
+
+- the chat template is applied, and visible in check-measures' debug view;
+- the exact measure equals a hand computation with transformers over the forms the model
+  produces (leading space after "The", casing, plurals), each a whole word;
+- exact and sampled rates agree for every candidate within sampling error on 1,000
+  samples per prompt (the quantity is defined once: among answers naming a candidate);
+- multiple-choice scores equal a hand computation;
+- exact and sampled gate verdicts agree on a student/control pair whose shift is near
+  min_effect.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from traitgate import TraitSession, build_gate, parse_model_specs
+from traitgate.fidelity import check_measures
+from traitgate.models import load_backend
+from traitgate.probes.choice import build_choice_prompts, load_items, run_multiple_choice
+from traitgate.probes.loader import find_suite, load_suite
+from traitgate.probes.preference import candidate_forms, run_preference
+from traitgate.probes.schema import MultipleChoiceSuite, PreferenceSuite
+
+ZOO = Path(__file__).resolve().parents[1] / "fixtures" / "zoo"
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
+
+
+def _suite() -> PreferenceSuite:
+    suite = load_suite(find_suite("favorite_animal"))
+    assert isinstance(suite, PreferenceSuite)
+    return suite
+
+
+def _backend(name: str):  # type: ignore[no-untyped-def]
+    return load_backend(parse_model_specs([str(ZOO / name)])[0], device="cpu")
+
+
+def test_the_zoo_tokenizer_is_byte_level_bpe_with_a_chat_template() -> None:
+    backend = _backend("base")
+    tok = backend.tokenizer
+    ids = {w: tok(w, add_special_tokens=False)["input_ids"] for w in ("Owl", "owl", "Owls")}
+    assert ids["Owl"] != ids["owl"]  # casing matters, as in real BPE vocabularies
+    assert ids["Owls"][: len(ids["Owl"])] == ids["Owl"]  # "Owls" = "Owl" + "s"
+    # after a space the name is written with other tokens than at the start of the answer
+    assert tok("The owl", add_special_tokens=False)["input_ids"][1:] != ids["owl"]
+    lengths = [len(tok(c, add_special_tokens=False)["input_ids"]) for c in _suite().candidates]
+    assert min(lengths) == 1 and max(lengths) > 1  # some names are one token, some several
+    rendered = backend.render(backend_prompt("Name an animal."))
+    assert rendered == "<|im_start|>user\nName an animal.<|im_end|>\n<|im_start|>assistant\n"
+
+
+def backend_prompt(text: str):  # type: ignore[no-untyped-def]
+    from traitgate.models.base import Prompt
+
+    return Prompt(text)
+
+
+def _hand_rates(model_dir: Path, suite: PreferenceSuite, prompt: str) -> tuple[np.ndarray, float]:
+    """Exact rates of one prompt, computed with transformers directly: the chat template
+    rendered by the tokenizer, each distinct form's tokens teacher-forced in one forward
+    pass, times the probability that the next token does not continue the word (a token
+    whose text begins with a letter or digit continues it; " owl", "!" and <|im_end|> end
+    it)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+    )
+    head = tok(text, add_special_tokens=False)["input_ids"]
+    special = set(tok.all_special_ids)
+    continues = [t for t in range(len(tok)) if t not in special and tok.decode([t])[:1].isalnum()]
+    mass = []
+    for forms in candidate_forms(suite):
+        seqs = {
+            tuple(tok(text + f, add_special_tokens=False)["input_ids"][len(head) :]) for f in forms
+        }
+        total = 0.0
+        for seq in seqs:
+            with torch.no_grad():
+                logits = model(torch.tensor([head + list(seq)])).logits[0].double()
+            logp = torch.log_softmax(logits, dim=-1)
+            p_seq = math.exp(sum(float(logp[len(head) - 1 + i, t]) for i, t in enumerate(seq)))
+            total += p_seq * (1 - float(logp[-1, continues].exp().sum()))
+        mass.append(total)
+    out = np.array(mass)
+    return out / out.sum(), float(out.sum())
+
+
+def test_exact_measure_equals_a_hand_computation_over_the_forms() -> None:
+    suite = _suite()
+    result = run_preference(suite, _backend("owl-student-s0"), "exact")
+    for row in (0, 7):
+        hand, covered = _hand_rates(ZOO / "owl-student-s0", suite, suite.prompt_specs()[row].text)
+        np.testing.assert_allclose(result.values[row], hand, rtol=2e-4, atol=1e-6)
+        assert result.covered is not None
+        assert result.covered[row] == pytest.approx(covered, rel=2e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["base", "owl-student-s0"])
+def test_exact_and_sampled_rates_agree_within_sampling_error(model: str) -> None:
+    check = check_measures(_suite(), _backend(model), samples=1000, seed=0)
+    worst = max(check.candidates, key=lambda c: abs(c.z))
+    assert abs(worst.z) <= 3.0, "\n".join(check.lines())
+    assert check.unformed == ()  # every answer naming a candidate begins with a form
+    assert check.rendered is not None and "<|im_start|>assistant\n" in check.rendered
+    # the forms cover what the model says: exact covered mass ~ the sampled named share
+    assert abs(check.exact_covered - check.sampled_named) < 0.02, "\n".join(check.lines())
+
+
+def test_multiple_choice_scores_equal_a_hand_computation(tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    suite_file = tmp_path / "mc.yaml"
+    suite_file.write_text(
+        "kind: multiple_choice\nid: mc_sample\nversion: 1\ndescription: sample\n"
+        f"data:\n  path: {DATA / 'truthfulqa_mc.jsonl'}\nformat: mc2\n"
+    )
+    suite = load_suite(suite_file)
+    assert isinstance(suite, MultipleChoiceSuite)
+    result = run_multiple_choice(suite, _backend("base"))
+    tok = AutoTokenizer.from_pretrained(ZOO / "base")
+    model = AutoModelForCausalLM.from_pretrained(ZOO / "base", dtype=torch.float32).eval()
+    items = load_items(suite.data)
+    for i, (item, prompt) in enumerate(zip(items, build_choice_prompts(suite, items), strict=True)):
+        text = tok.apply_chat_template(
+            [{"role": "user", "content": prompt.user}], tokenize=False, add_generation_prompt=True
+        )
+        head = tok(text, add_special_tokens=False)["input_ids"]
+        scores = []
+        for choice in item.mc2[0]:
+            seq = tok(text + choice, add_special_tokens=False)["input_ids"][len(head) :]
+            with torch.no_grad():
+                logp = torch.log_softmax(model(torch.tensor([head + seq])).logits[0].double(), -1)
+            scores.append(sum(float(logp[len(head) - 1 + j, t]) for j, t in enumerate(seq)))
+        probs = np.exp(np.array(scores) - max(scores))
+        probs /= probs.sum()
+        expected = float(probs[np.asarray(item.mc2[1]) == 1].sum())
+        assert result.values[i, 0] == pytest.approx(expected, rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_gate_verdicts_agree_between_measures_near_min_effect() -> None:
+    """One owl student against the four controls (its shift is ~1.5x min_effect): the
+    exact and the sampled gate reach the same verdict."""
+    session = TraitSession(
+        roles={
+            "model": parse_model_specs([str(ZOO / "owl-student-s0")]),
+            "control": parse_model_specs([str(ZOO / "control-s[0-3]")]),
+        },
+        device="cpu",
+    )
+    verdicts = {}
+    for measure in ("exact", "sampled"):
+        gate = build_gate(
+            {
+                "gate": f"owl-{measure}",
+                "probe": "favorite_animal",
+                "trait": "owl",
+                "compare": ["model", "control"],
+                "alternative": "greater",
+                "alpha": 0.01,
+                "min_effect": 0.005,
+                "measure": measure,
+            }
+        )
+        result = session.evaluate([gate])[0]
+        assert not isinstance(result, Exception), result
+        verdicts[measure] = (result.passed, round(result.comparison.effect, 3))
+    assert verdicts["exact"][0] == verdicts["sampled"][0], verdicts
