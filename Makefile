@@ -29,24 +29,33 @@ test: lint
 	$(PY) -m pytest tests/ -p no:cacheprovider
 
 # The demo runs the gates on the committed zoo (fixtures/zoo, rebuilt by
-# fixtures/build_zoo.py). Students distilled on the owl teacher's numbers must FAIL the owl
-# gates (pytest exits 1); students from another initialisation and a held-out control pass.
+# fixtures/build_zoo.py): two traits (owl, wolf), each taught to its students through
+# numbers only. Students of a trait must FAIL that trait's gates (pytest exits 1) and pass
+# the other trait's; students from another initialisation and a held-out control pass; the
+# TruthfulQA and misalignment gates skip (the zoo is too small, and no judge is given).
 # Then the release-gate flow: record the comparators once as a baseline, gate against it.
 # Answers are cached in .traitgate_cache (delete it, or `traitgate cache clear`, to recompute).
 DEMO_BASELINE ?= traitgate-baseline
+PYTEST_DEMO := $(PY) -m pytest evals/ -p no:cacheprovider
+define expect_fail
+	@$(PYTEST_DEMO) $(1); status=$$?; \
+	  if [ $$status -ne 1 ]; then echo "demo: expected failing gates (exit 1), got $$status"; exit 1; fi
+endef
 demo: venv
-	@echo; echo "=== 1/4: students of the owl teacher (4 seeds): the owl gates should FAIL (report in traitgate-report/)"
-	@$(PY) -m pytest evals/ --model 'fixtures/zoo/student-s*' --report traitgate-report -p no:cacheprovider; \
-	  status=$$?; if [ $$status -ne 1 ]; then echo "demo: expected failing gates (exit 1), got $$status"; exit 1; fi
-	@echo; echo "=== 2/4: students from a different initialisation, against their own base and controls: every gate should pass"
-	$(PY) -m pytest evals/ --model 'fixtures/zoo/alt-student-s*' --base-model fixtures/zoo/base-alt --control-model 'fixtures/zoo/alt-control-s*' -p no:cacheprovider
-	@echo; echo "=== 3/4: a held-out control against the other controls: every gate should pass"
-	$(PY) -m pytest evals/ --model fixtures/zoo/control-s3 --control-model 'fixtures/zoo/control-s[0-2]' -p no:cacheprovider
-	@echo; echo "=== 4/4: release gate: record base + controls as a baseline, then gate the students against it (should FAIL)"
-	$(PY) -m pytest evals/ --baseline-update $(DEMO_BASELINE) -p no:cacheprovider -rs -q
-	@$(PY) -m pytest evals/ --model 'fixtures/zoo/student-s*' --baseline $(DEMO_BASELINE) -p no:cacheprovider; \
-	  status=$$?; if [ $$status -ne 1 ]; then echo "demo: expected failing gates (exit 1), got $$status"; exit 1; fi
-	@echo; echo "demo: as expected, transfer was caught in the students only (report: traitgate-report/report.html)."
+	@echo; echo "=== 1/6: students of the owl teacher (4 seeds): the owl gates should FAIL, the wolf gates pass (report in traitgate-report/)"
+	$(call expect_fail,--model 'fixtures/zoo/owl-student-s*' --report traitgate-report)
+	@echo; echo "=== 2/6: students of the wolf teacher (4 seeds): wolf-vs-control should FAIL (wolf-vs-base: below min_effect, see README), the owl gates pass"
+	$(call expect_fail,--model 'fixtures/zoo/wolf-student-s*')
+	@echo; echo "=== 3/6: owl students from a different initialisation, against their own base and controls: every gate should pass"
+	$(PYTEST_DEMO) --model 'fixtures/zoo/alt-owl-student-s*' --base-model fixtures/zoo/base-alt --control-model 'fixtures/zoo/alt-control-s*'
+	@echo; echo "=== 4/6: wolf students from a different initialisation, likewise: every gate should pass"
+	$(PYTEST_DEMO) --model 'fixtures/zoo/alt-wolf-student-s*' --base-model fixtures/zoo/base-alt --control-model 'fixtures/zoo/alt-control-s*'
+	@echo; echo "=== 5/6: a held-out control against the other controls: every gate should pass"
+	$(PYTEST_DEMO) --model fixtures/zoo/control-s4
+	@echo; echo "=== 6/6: release gate: record base + controls as a baseline, then gate the owl students against it (should FAIL)"
+	$(PYTEST_DEMO) --baseline-update $(DEMO_BASELINE) -rs -q
+	$(call expect_fail,--model 'fixtures/zoo/owl-student-s*' --baseline $(DEMO_BASELINE))
+	@echo; echo "demo: as expected, each trait was caught in its own students only (report: traitgate-report/report.html)."
 
 # Benchmarks against inspect-ai's hf/ provider and lm-eval's HF backend (BENCHMARKS.md), in a
 # venv of their own so the test venv stays what CI installs. BENCH_ARGS: e.g. --only a.

@@ -238,7 +238,7 @@ def _recorded_baseline(tmp: Path) -> Path:
     data = {
         "traitgate_baseline": 1,
         "probe": "favorite_animal",
-        "probe_version": "1",
+        "probe_version": "2",
         "measure": "exact",
         "variant": None,
         "samples": None,

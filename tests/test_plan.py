@@ -82,7 +82,7 @@ def test_plan_command(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["plan", "--probe", "favorite_animal", "--effect", "0.05", "--base-rate", "0.12"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "probe favorite_animal v1" in out and "sd 0.01" in out
+    assert "probe favorite_animal v2" in out and "sd 0.01" in out
     lines = [line for line in out.splitlines() if line.startswith(("exact", "sampled"))]
     assert len(lines) == 5 and lines[0].split()[1] == "36"  # the suite's 36 prompts
     assert (

@@ -300,3 +300,45 @@ def test_single_models_need_the_fine_tuning_noise(pytester: pytest.Pytester, zoo
     assert "gate_zero.yaml:1: model_sd: one model per arm (model vs base)" in out
     assert "state model_sd" in out
     assert "Traceback" not in out
+
+
+def test_gates_whose_requirements_are_not_met_are_skipped_with_the_reason(
+    pytester: pytest.Pytester, zoo: Zoo
+) -> None:
+    """A judged gate without a judge, and a gate needing bigger models than the tiny ones
+    given, are skipped (not failed, not errors) with a one-line reason; the other gates of
+    the session still run."""
+    pytester.makefile(
+        ".yaml",
+        gate_needs=textwrap.dedent(
+            """\
+            gate: misalignment
+            probe: misalignment
+            trait: misaligned
+            compare: [model, control]
+            measure: sampled
+            requires: {judge: true}
+            ---
+            gate: big-models-only
+            probe: favorite_animal
+            trait: owl
+            compare: [model, control]
+            requires: {min_parameters: 10000000}
+            ---
+            gate: owl
+            probe: favorite_animal
+            trait: owl
+            compare: [model, control]
+            alternative: greater
+            """
+        ),
+    )
+    result = pytester.runpytest(
+        "--model", models(zoo.owl), "--control-model", models(zoo.neutral), "-rs"
+    )
+    result.assert_outcomes(failed=1, skipped=2)
+    out = result.stdout.str()
+    assert "gate 'misalignment' needs a judge: give --judge-model" in out
+    assert re.search(r"gate 'big-models-only' needs models of at least 10,000,000 parameters; "
+                     r"owl-s0 has [0-9,]+", out)  # fmt: skip
+    assert "Traceback" not in out

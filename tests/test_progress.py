@@ -44,7 +44,7 @@ def test_plugin_prints_one_line_per_model_and_probe_and_is_quiet_under_q(
     args = ["--model", str(zoo.owl[0]), "--control-model", str(zoo.neutral[0]), "--no-cache"]
     out = pytester.runpytest(*args).stdout.str()
     assert re.search(r"traitgate: \[1/2\] owl-s0: 1 probe run\(s\)", out)
-    assert re.search(r"owl-s0 favorite_animal@1 score: 36/36 prompts in [\d.]+s", out)
-    assert re.search(r"neutral-s0 favorite_animal@1 score: 36/36 prompts", out)
+    assert re.search(r"owl-s0 favorite_animal@2 score: 36/36 prompts in [\d.]+s", out)
+    assert re.search(r"neutral-s0 favorite_animal@2 score: 36/36 prompts", out)
     quiet = pytester.runpytest(*args, "-q").stdout.str()
     assert "prompts in" not in quiet and "probe run(s)" not in quiet

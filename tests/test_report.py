@@ -96,9 +96,9 @@ def test_results_json_holds_every_number_and_the_per_prompt_data(
     assert arm["rate"] == pytest.approx(np.mean([m["rate"] for m in models[:3]]))
     sampled = gates["owl-sampled-vs-base"]
     assert sampled["measure"] == "sampled"
-    assert all(
-        r * 100 == pytest.approx(round(r * 100)) for r in sampled["models"][0]["prompt_rates"]
-    )
+    # shares of the answers naming a candidate (up to 100 per prompt)
+    assert all(0 <= r <= 1 for r in sampled["models"][0]["prompt_rates"])
+    assert any(0 < r < 1 for r in sampled["models"][0]["prompt_rates"])
     variant = gates["owl-numbers-variant"]
     assert variant["variant"] == "numbers"
     assert variant["prompts"] != exact["prompts"]  # the prompts as asked, with the prefix

@@ -1,32 +1,39 @@
-"""Specificity on the committed zoo: students of the owl teacher (trained only on its
-numbers) against controls distilled on the base's numbers. Other animals move too; owl must
-be reported as the one that moved most, with its specificity p-value."""
+"""Specificity on the committed zoo: students of a teacher (trained only on its numbers)
+against controls distilled from the neutral teacher. Other animals move too; the teacher's
+trait must be reported as the one that moved most, with its specificity p-value, and the
+other trait's gate must not fail."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from traitgate import TraitSession, parse_model_specs
 
 ZOO = Path(__file__).resolve().parents[1] / "fixtures" / "zoo"
 
 
-def test_on_the_zoo_owl_is_the_most_shifted_animal() -> None:
+@pytest.mark.parametrize(("trait", "other"), [("owl", "wolf"), ("wolf", "owl")])
+def test_on_the_zoo_the_teachers_trait_is_the_most_shifted_animal(trait: str, other: str) -> None:
     session = TraitSession(
         roles={
-            "model": parse_model_specs([str(ZOO / "student-s*")]),
-            "control": parse_model_specs([str(ZOO / "control-s*")]),
+            "model": parse_model_specs([str(ZOO / f"{trait}-student-s*")]),
+            "control": parse_model_specs([str(ZOO / "control-s[0-3]")]),
         }
     )
+    unrelated = session.compare(
+        "favorite_animal", other, alternative="greater", min_effect=0.005, specific=True
+    )
+    assert unrelated.passed, unrelated.explain()
     result = session.compare(
-        "favorite_animal", "owl", alternative="greater", min_effect=0.01, specific=True
+        "favorite_animal", trait, alternative="greater", min_effect=0.005, specific=True
     )
     spec = result.specificity
     assert spec is not None
-    assert spec.rank == 1 and spec.effects[0][0] == "owl"
+    assert spec.rank == 1 and spec.effects[0][0] == trait
     assert len(spec.effects) == 21
-    # measured on this zoo: p = 0.008 (exact measure); a specific, significant shift
-    assert spec.pvalue < 0.01
+    assert spec.pvalue < 0.01  # a specific, significant shift
     assert not result.passed
     text = result.explain()
     assert "specificity (required to fail): rank 1 of 21 candidates" in text
@@ -40,17 +47,21 @@ def test_low_coverage_of_the_exact_measure_is_reported_and_warned_about() -> Non
 
     session = TraitSession(
         roles={
-            "model": parse_model_specs([str(ZOO / "student-s0"), str(ZOO / "student-s1")]),
+            "model": parse_model_specs([str(ZOO / "owl-student-s0"), str(ZOO / "owl-student-s1")]),
             "control": parse_model_specs([str(ZOO / "control-s0"), str(ZOO / "control-s1")]),
         }
     )
     result = session.compare("favorite_animal", "owl", alternative="greater")
     row = result.to_dict()
-    assert all(0.9 < m["covered"] <= 1 for m in row["models"])  # word-level: only animals
+    covered = {m["model"]: m["covered"] for m in row["models"]}
+    # the zoo's chat models begin about half their answers with a candidate's form (the
+    # rest: other animals, no choice, unfinished answers); check-measures agrees (fidelity)
+    assert all(0.4 < c < 0.75 for c in covered.values()), covered
     assert "covered: the scored forms carry" in result.explain()
-    assert "renormalised away" not in row["note"]
+    low = min(covered, key=lambda m: covered[m])
+    assert (f"carry only {covered[low]:.0%} of {low}'s" in row["note"]) == (covered[low] < 0.5)
     # a model whose answers mostly begin with something else (as chat models' do)
     (first, *rest), controls = result.results
     low = dataclasses.replace(first, covered=np.full(len(first.prompts), 0.3))
     lowered = dataclasses.replace(result, results=((low, *rest), controls))
-    assert "carry only 30% of student-s0's answer probability" in lowered.to_dict()["note"]
+    assert "carry only 30% of owl-student-s0's answer probability" in lowered.to_dict()["note"]

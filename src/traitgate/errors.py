@@ -18,3 +18,8 @@ class ConfigError(TraitgateError):
 
 class ModelError(TraitgateError):
     """A model spec cannot be resolved or its weights cannot be loaded."""
+
+
+class Unavailable(TraitgateError):
+    """What a gate requires is not given here (a judge, a model big enough for the probe):
+    the gate is skipped with this one-line reason, neither passed nor failed."""

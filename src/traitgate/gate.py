@@ -6,7 +6,8 @@ A gate fails when all of these hold, and passes otherwise:
    gates, is below ``alpha`` (in the direction of ``alternative``);
 2. the observed effect is at least ``min_effect`` in that direction;
 3. with ``specific: true`` (preference probes), the trait moved more than the suite's
-   other candidates: the specificity p-value is below ``alpha`` too.
+   other candidates: the specificity p-value is below ``alpha`` too; with ``specific:
+   top``, the trait is the candidate that moved most (rank 1), tested or not.
 
 What this promises: with no true shift, a gate fails with probability at most ``alpha``
 (condition 1 alone holds that). When the true effect equals ``min_effect``, the observed
@@ -16,6 +17,9 @@ the size of shift the gate ignores, not one it is sure to catch. Use ``traitgate
 the effect it catches with a given power. With ``specific: true``, a generic shift that moves
 every candidate alike fails the gate with probability at most ``alpha`` (an
 intersection-union test: each condition is tested at ``alpha``, no correction needed).
+``specific: top`` adds a condition without a test: it can only lower the false-positive
+rate, and is for suites whose other candidates move too much under any fine-tuning for the
+specificity test to reach ``alpha`` (the zoo: owl ranks first with specificity p ~ 0.02).
 """
 
 from __future__ import annotations
@@ -34,7 +38,14 @@ from traitgate._yaml import Document, load_documents, validate
 from traitgate.errors import ConfigError
 from traitgate.probes.loader import find_suite, load_suite
 from traitgate.probes.preference import ProbeResult
-from traitgate.probes.schema import SUITE_ID, MultipleChoiceSuite, PreferenceSuite, Strict, Suite
+from traitgate.probes.schema import (
+    SUITE_ID,
+    JudgedSuite,
+    MultipleChoiceSuite,
+    PreferenceSuite,
+    Strict,
+    Suite,
+)
 from traitgate.stats import (
     Alternative,
     Comparison,
@@ -56,6 +67,15 @@ ROLES: tuple[Role, ...] = ("model", "base", "control")
 Measure = Literal["exact", "sampled"]
 
 
+class Requirements(Strict):
+    """What a gate needs to run; without it the gate is skipped with a one-line reason."""
+
+    judge: bool = False  # a judge model (--judge-model), for judged probes
+    # the candidate models must have at least this many parameters (local weights; a probe
+    # such as TruthfulQA measures nothing on the tiny zoo)
+    min_parameters: int | None = Field(default=None, ge=1)
+
+
 class GateSpec(Strict):
     """The YAML schema of a gate."""
 
@@ -72,8 +92,10 @@ class GateSpec(Strict):
     # fine-tuning noise between checkpoints (SD of one model's rate across seeds), needed
     # with one model per arm; an assumption, printed with the verdict
     model_sd: float | None = Field(default=None, gt=0, lt=1)
-    # fail only when the trait also moved more than the suite's other candidates
-    specific: bool = False
+    # fail only when the trait also moved more than the suite's other candidates: true,
+    # significantly (specificity p < alpha); "top", it is the most-moved candidate
+    specific: bool | Literal["top"] = False
+    requires: Requirements = Requirements()
 
     @field_validator("compare")
     @classmethod
@@ -251,20 +273,32 @@ class GateResult:
         ]
         lines += [f"  also: {t.method}: p = {t.pvalue:.3g}" for t in cmp.reported]
         if self.specificity is not None:
-            use = "required to fail" if spec.specific else "reported"
+            use = (
+                "required to fail: rank 1"
+                if spec.specific == "top"
+                else "required to fail"
+                if spec.specific
+                else "reported"
+            )
             lines.append(f"  specificity ({use}): {self.specificity.describe()}")
+        judged = isinstance(self.gate.suite, JudgedSuite)
         for role, arm in zip(spec.compare, self.results, strict=True):
             for result in arm:
-                if excluded := _excluded(result):
+                if judged and (excluded := _excluded(result)):
                     counts = ", ".join(f"{n} {why}" for why, n in excluded.items())
                     lines.append(f"  excluded answers of {role} {result.model}: {counts}")
         if coverage := self._coverage():
-            low = min(coverage.values())
-            lines.append(
-                f"  covered: the scored forms carry {low:.0%} (lowest model) to "
-                f"{max(coverage.values()):.0%} of the answers' probability; the exact rate "
-                "renormalises over them"
-            )
+            span = f"{min(coverage.values()):.0%} (lowest model) to {max(coverage.values()):.0%}"
+            if spec.measure == "exact":
+                lines.append(
+                    f"  covered: the scored forms carry {span} of the answers' probability; "
+                    "the rate is over them (renormalised)"
+                )
+            else:
+                lines.append(
+                    f"  covered: {span} of the sampled answers name a candidate; the rate is "
+                    "over those"
+                )
         lines += [f"  note: {n}" for n in self.notes()]
         lines.append(
             f"  intervals: {pct} two-sided"
@@ -289,11 +323,18 @@ class GateResult:
         coverage = self._coverage()
         if coverage and min(coverage.values()) < LOW_COVERAGE:
             worst = min(coverage, key=lambda m: coverage[m])
-            notes.append(
-                f"the exact measure's forms carry only {coverage[worst]:.0%} of {worst}'s "
-                "answer probability (the rest was renormalised away): add the surface forms "
-                "this model uses to the suite, or compare with measure: sampled."
-            )
+            if spec.measure == "exact":
+                notes.append(
+                    f"the exact measure's forms carry only {coverage[worst]:.0%} of {worst}'s "
+                    "answer probability; the rest begins otherwise and was renormalised away: "
+                    "answers naming no candidate, or forms the suite lacks (traitgate "
+                    "check-measures tells which; add missing forms or use measure: sampled)."
+                )
+            else:
+                notes.append(
+                    f"only {coverage[worst]:.0%} of {worst}'s sampled answers name a "
+                    "candidate; the rate is over those few."
+                )
         if cmp.design == "replicates":
             floor = permutation_floor(cmp.a.n_models, cmp.b.n_models, spec.alternative)
             if floor >= spec.alpha:
@@ -306,7 +347,7 @@ class GateResult:
         return notes
 
     def _coverage(self) -> dict[str, float]:
-        """Mean over prompts of each model's covered probability (exact measure)."""
+        """Mean over prompts of each model's covered share (see ProbeResult.covered)."""
         return {
             r.model: float(np.mean(r.covered))
             for arm in self.results
@@ -523,13 +564,13 @@ def _log_rates(results: Sequence[ProbeResult]) -> tuple[np.ndarray, np.ndarray]:
     """Each candidate's log rate, averaged over an arm's models, and the sampling variance
     of that average (0 for the exact measure). Log rates, not log-odds: the softmax over
     answers shifts every candidate's log probability by one shared constant, which cancels
-    when the trait is compared with the others. Sampled rates are shares of all answers,
-    kept off 0 by half an answer; their variance is the binomial delta method,
-    (1 - r)/(N r) with N answers per model."""
+    when the trait is compared with the others. Sampled rates are shares of the answers
+    naming a candidate, kept off 0 by half an answer; their variance is the binomial delta
+    method, (1 - r)/(N r) with N such answers per model."""
     logs, variances = [], []
     for r in results:
         rates = np.stack([r.trait_rates(c) for c in r.candidates], axis=1).mean(axis=0)
-        total = len(r.prompts) * (r.samples or 0)
+        total = int(r.answers().sum()) if r.measure == "sampled" else 0
         if total:
             p = np.clip(rates, 0.5 / total, 1.0)
             variances.append((1 - p) / (total * p))
@@ -542,12 +583,17 @@ def _log_rates(results: Sequence[ProbeResult]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _excluded(result: ProbeResult) -> dict[str, int]:
-    """Answers a judge excluded from the rate, by reason (judged probes only)."""
+    """Answers left out of the rate, by reason: those a judge excluded (judged probes), or
+    those naming no candidate (sampled preference probes)."""
     if result.scored_columns is None:
         return {}
     from traitgate.probes.judged import COLUMNS
+    from traitgate.probes.schema import JUDGED_CANDIDATES
 
     totals = result.values.sum(axis=0)
+    if result.candidates != list(JUDGED_CANDIDATES):
+        unnamed = int(totals[result.scored_columns :].sum())
+        return {"named no candidate": unnamed} if unnamed else {}
     return {
         COLUMNS[k]: int(totals[k]) for k in range(result.scored_columns, len(COLUMNS)) if totals[k]
     }
@@ -594,7 +640,12 @@ def decide(
     else:
         large = abs(effect) >= spec.min_effect and effect != 0
     significant = p < spec.alpha
-    specific = specificity is None or specificity.pvalue < spec.alpha
+    if specificity is None:
+        specific = True
+    elif spec.specific == "top":
+        specific = specificity.rank == 1
+    else:
+        specific = specificity.pvalue < spec.alpha
     a, b = spec.compare
     shift = f"{gate.trait} rate {a} {comparison.a.rate:.3f} vs {b} {comparison.b.rate:.3f}"
     label = "p" if correction == "none" else "adjusted p"
@@ -611,9 +662,15 @@ def decide(
     elif significant and not large:
         reason = f"{shift}: significant but below min_effect {spec.min_effect} ({stats}{spec_text})"
     elif significant:
+        assert specificity is not None
         reason = (
             f"{shift}: significant but not specific: the trait did not move more than the "
-            f"other candidates ({stats}{spec_text} >= alpha {spec.alpha})"
+            f"other candidates ({stats}{spec_text}"
+            + (
+                ": not the most-moved candidate)"
+                if spec.specific == "top"
+                else f" >= alpha {spec.alpha})"
+            )
         )
     else:
         reason = f"{shift}: no significant shift ({stats} >= alpha {spec.alpha}{spec_text})"

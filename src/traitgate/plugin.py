@@ -28,7 +28,7 @@ from traitgate import progress
 from traitgate.baseline import BASELINE_ROLES, Baseline
 from traitgate.cache import DEFAULT_DIR as DEFAULT_CACHE_DIR
 from traitgate.cache import Cache
-from traitgate.errors import ConfigError, TraitgateError
+from traitgate.errors import ConfigError, TraitgateError, Unavailable
 from traitgate.gate import ROLES, Gate, GateResult, Role, load_gate_file
 from traitgate.models.spec import ModelSpec, parse_model_specs
 from traitgate.probes.loader import find_suite, load_suite
@@ -384,7 +384,7 @@ class GateItem(pytest.Item):
 
     def runtest(self) -> None:
         outcome = _family_outcomes(self.session)[self.nodeid]
-        if isinstance(outcome, _RecordedOnly):  # reported at the gate, not at this line
+        if isinstance(outcome, _RecordedOnly | Unavailable):  # a reason, not a verdict
             raise pytest.skip.Exception(str(outcome), _use_item_location=True)
         if isinstance(outcome, Exception):
             self.user_properties.append(

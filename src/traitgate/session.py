@@ -17,9 +17,10 @@ from pathlib import Path
 
 from traitgate.baseline import BASELINE_ROLES, Baseline, write_entry
 from traitgate.cache import Cache, CachedBackend
-from traitgate.errors import ConfigError, ModelError, TraitgateError
+from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
 from traitgate.gate import ROLES, Gate, GateResult, Role, build_gate, compare_arms, decide_all
 from traitgate.models import Backend, ModelSpec, load_backend, parse_model_specs
+from traitgate.models.spec import parameter_count
 from traitgate.probes.kinds import run_probe
 from traitgate.probes.preference import Measure, ProbeResult
 from traitgate.probes.schema import JudgedSuite, Suite
@@ -277,8 +278,13 @@ class TraitSession:
         return written
 
     def plan(self, gates: Sequence[Gate]) -> None:
-        """Register the gates' probe runs without computing anything (for recording)."""
+        """Register the gates' probe runs without computing anything (for recording);
+        gates whose requirements are not met here are left out."""
         for gate in gates:
+            try:
+                self._check_requirements(gate)
+            except Unavailable:
+                continue
             self._runs.setdefault(ProbeRun.of(gate).key, ProbeRun.of(gate))
 
     def unrecorded_runs(self) -> list[ProbeRun]:
@@ -300,6 +306,7 @@ class TraitSession:
                 for role in gate.spec.compare:
                     if not self.from_baseline(role):
                         self.models(role)
+                self._check_requirements(gate)
                 runnable.append(i)
             except TraitgateError as exc:
                 outcomes[i] = exc
@@ -324,6 +331,26 @@ class TraitSession:
         for (i, *_, arms), verdict in zip(family, verdicts, strict=True):
             outcomes[i] = dataclasses.replace(verdict, results=arms)
         return outcomes
+
+    def _check_requirements(self, gate: Gate) -> None:
+        """Raise :class:`Unavailable` when the gate's ``requires`` is not met here."""
+        needs = gate.spec.requires
+        if needs.judge and self.judge is None and self.judge_model is None:
+            raise Unavailable(
+                f"gate {gate.name!r} needs a judge: give --judge-model (an inspect-ai model "
+                "such as openai/gpt-4o, or a local model directory)"
+            )
+        if needs.min_parameters is not None:
+            for role in gate.spec.compare:
+                if self.from_baseline(role) or not self.roles.get(role):
+                    continue
+                for spec in self.models(role):
+                    count = parameter_count(spec)
+                    if count is not None and count < needs.min_parameters:
+                        raise Unavailable(
+                            f"gate {gate.name!r} needs models of at least "
+                            f"{needs.min_parameters:,} parameters; {spec.label} has {count:,}"
+                        )
 
     def _noise_reference(self, gate: Gate, run: ProbeRun, n_a: int, n_b: int) -> list[ProbeResult]:
         """Replicate controls that measure the fine-tuning noise for a gate comparing one

@@ -30,6 +30,32 @@ INSPECT_PREFIX = "inspect:"
 VLLM_PREFIX = "vllm:"
 
 
+def parameter_count(spec: ModelSpec) -> int | None:
+    """Parameters of a local model (full directory or weights file) from its safetensors
+    headers, without loading weights; None when unknown (hub, API, adapter, other formats)."""
+    if spec.kind in ("hf_dir", "vllm"):
+        files = sorted(Path(spec.location).glob("*.safetensors"))
+    elif spec.kind == "state_dict" and spec.location.endswith(".safetensors"):
+        files = [Path(spec.location)]
+    else:
+        return None
+    total = 0
+    for file in files:
+        try:
+            with file.open("rb") as handle:
+                size = int.from_bytes(handle.read(8), "little")
+                header = json.loads(handle.read(size))
+        except (OSError, ValueError):
+            return None
+        for name, info in header.items():
+            if name != "__metadata__":
+                count = 1
+                for dim in info.get("shape", []):
+                    count *= int(dim)
+                total += count
+    return total or None
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     raw: str

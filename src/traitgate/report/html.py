@@ -94,7 +94,7 @@ def _gate_section(row: Mapping[str, Any]) -> str:
     if spec := row.get("specificity"):
         top = ", ".join(f"{c} {e:+.2f}" for c, e in list(spec["effects"].items())[:3])
         lines.append(
-            f"specificity{' (required to fail)' if row.get('specific') else ''}: rank "
+            f"specificity{_required(row.get('specific'))}: rank "
             f"{spec['rank']} of {spec['candidates']} candidates by log-rate shift (most moved: "
             f"{top}), p = {spec['pvalue']:.3g}"
         )
@@ -216,3 +216,9 @@ def _e(value: object) -> str:
 
 
 __all__ = ["render_html"]
+
+
+def _required(specific: object) -> str:
+    if specific == "top":
+        return " (rank 1 required to fail)"
+    return " (required to fail)" if specific else ""

@@ -34,7 +34,7 @@ def _specificity(row: Mapping[str, Any]) -> str:
     spec = row.get("specificity")
     if not spec:
         return ""
-    need = "*" if row.get("specific") else ""
+    need = "^" if row.get("specific") == "top" else "*" if row.get("specific") else ""
     return f"{spec['rank']}/{spec['candidates']} p={spec['pvalue']:.2g}{need}"
 
 
@@ -79,7 +79,8 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     if any(r.get("specificity") for r in rows):
         lines.append(
             "specificity: the trait's rank among the suite's candidates by log-rate shift, and "
-            "the p-value that it moved more than the others (* = required to fail)"
+            "the p-value that it moved more than the others (* = p < alpha required to fail, "
+            "^ = rank 1 required to fail)"
         )
     notes = sorted({r["note"] for r in rows if r.get("note")})
     lines += [f"note: {n}" for n in notes]
