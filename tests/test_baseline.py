@@ -156,7 +156,7 @@ def test_unused_and_stale_entries_are_reported(evals: pytest.Pytester, zoo: Zoo)
     out = result.stdout.str()
     assert "unused: favorite_animal.sampled.json" in out
     assert "stale: old_probe.exact.json (probe 'old_probe' not found)" in out
-    assert "stale: favorite_tree.exact.json (recorded for version 0, probe is now version 1)" in out
+    assert "stale: favorite_tree.exact.json (recorded for version 0, probe is now version 2)" in out
 
 
 def test_baseline_options_conflict_with_live_comparators(evals: pytest.Pytester, zoo: Zoo) -> None:
