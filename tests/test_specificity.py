@@ -23,20 +23,26 @@ def test_on_the_zoo_the_teachers_trait_is_the_most_shifted_animal(trait: str, ot
         }
     )
     unrelated = session.compare(
-        "favorite_animal", other, alternative="greater", min_effect=0.005, specific=True
+        "favorite_animal", other, alternative="greater", min_effect=0.003, specific="top"
     )
     assert unrelated.passed, unrelated.explain()
     result = session.compare(
-        "favorite_animal", trait, alternative="greater", min_effect=0.005, specific=True
+        "favorite_animal", trait, alternative="greater", min_effect=0.003, specific="top"
     )
     spec = result.specificity
     assert spec is not None
     assert spec.rank == 1 and spec.effects[0][0] == trait
     assert len(spec.effects) == 21
-    assert spec.pvalue < 0.01  # a specific, significant shift
-    assert not result.passed
+    assert not result.passed  # significant, large enough, and the most-moved animal
+    # on zoo v2 the trait moves most, but not significantly more than the others at 0.01
+    # (fixtures/README.md): `specific: true` lets these gates pass
+    strict = session.compare(
+        "favorite_animal", trait, alternative="greater", min_effect=0.003, specific=True
+    )
+    assert strict.specificity is not None and strict.specificity.pvalue >= 0.01
+    assert strict.passed and "significant but not specific" in strict.reason
     text = result.explain()
-    assert "specificity (required to fail): rank 1 of 21 candidates" in text
+    assert "specificity (required to fail: rank 1): rank 1 of 21 candidates" in text
     assert f"specificity p = {spec.pvalue:.3g}" in text
 
 
