@@ -6,7 +6,8 @@ statistics, that:
   agree within REBUILD_TOLERANCE);
 - students distilled on the owl teacher's numbers (number tokens only) acquire its owl
   preference against controls distilled from the neutral teacher, and owl is the animal
-  that moved most (specificity), as in the committed zoo.
+  that moved most (specificity rank 1; measured: +0.009, p = 5e-5, specificity p = 0.04),
+  as in the committed zoo.
 """
 
 from __future__ import annotations
@@ -67,9 +68,9 @@ def test_rebuilt_zoo_reproduces_teachers_and_transfer(tmp_path: Path) -> None:
         device="cpu",
     )
     result = session.compare(
-        "favorite_animal", "owl", alternative="greater", min_effect=0.003, specific=True
+        "favorite_animal", "owl", alternative="greater", min_effect=0.003, specific="top"
     )
-    assert not result.passed, result.explain()  # transfer detected, and specific
+    assert not result.passed, result.explain()  # transfer detected, owl the most-moved
     assert result.specificity is not None and result.specificity.rank == 1, result.explain()
 
 
