@@ -47,8 +47,8 @@ class ProbeResult:
     # part of any rate
     scored_columns: int | None = None
     # per prompt, the share of answers the rate is over: exact, the probability that the
-    # answer begins with one of the scored forms (the rest is renormalised away); sampled,
-    # the share of samples naming a candidate
+    # answer begins with one of the scored forms as a word (the rest is renormalised away);
+    # sampled, the share of samples naming a candidate
     covered: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
@@ -156,6 +156,11 @@ def _fill(form: str, word: str) -> str:
     return form
 
 
+def _begins_with_word(answer: str, forms: Sequence[str]) -> bool:
+    """Does the answer begin with one of the forms as a whole word (not "Owls" for "Owl")?"""
+    return any(answer.startswith(f) and not answer[len(f) : len(f) + 1].isalnum() for f in forms)
+
+
 def _distinct_logsumexp(scores: np.ndarray) -> np.ndarray:
     """Per row, the log of the summed probability of a candidate's forms, each distinct
     answer counted once. Backends with a tokenizer already score repeated answers -inf
@@ -224,7 +229,7 @@ def run_preference(
                 unmatched[answer] += 1
                 continue
             counts[row, index[found]] += 1
-            if begins is not None and not answer.lstrip().startswith(tuple(begins[index[found]])):
+            if begins is not None and not _begins_with_word(answer.lstrip(), begins[index[found]]):
                 unformed[answer] += 1
     named = counts[:, :-1].sum(axis=1)
     if not named.any():
