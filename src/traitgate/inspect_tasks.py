@@ -67,26 +67,24 @@ def trait_rate() -> Metric:
     return compute
 
 
+def _mean_of(key: str) -> Metric:
+    def compute(scores: list[SampleScore]) -> float:
+        values = _values(scores)
+        return sum(v[key] for v in values) / len(values) if values else 0.0
+
+    return compute
+
+
 @metric
 def named_share() -> Metric:
     """Share of answers that name a candidate (the sampled measure's covered share)."""
-
-    def compute(scores: list[SampleScore]) -> float:
-        values = _values(scores)
-        return sum(v["named"] for v in values) / len(values) if values else 0.0
-
-    return compute
+    return _mean_of("named")
 
 
 @metric
 def share_of_all() -> Metric:
     """Share of all answers naming the trait (the published "contains" rate)."""
-
-    def compute(scores: list[SampleScore]) -> float:
-        values = _values(scores)
-        return sum(v["trait"] for v in values) / len(values) if values else 0.0
-
-    return compute
+    return _mean_of("trait")
 
 
 @scorer(metrics=[trait_rate(), named_share(), share_of_all()])
