@@ -10,7 +10,9 @@
 (b) TruthfulQA mc1 + mc2 on local data (the fixture items, repeated with numbered questions
     to about TruthfulQA's size): traitgate vs lm-evaluation-harness's HF backend, with the
     same prompt text and continuations, so both compute the same log-probabilities (the
-    script checks that the two tools' mc1 and mc2 means agree);
+    script checks that the two tools' mc1 and mc2 means agree); then, once, the built-in
+    ``truthfulqa_mc1_lm_eval``/``mc2_lm_eval`` suites against lm-eval's own truthfulqa task
+    files (their prompt format: primer, "Q:/A:", a space before each choice);
 (c) the exact vs the sampled measure on the committed zoo (4 owl students vs 4 controls):
     the compute each needs to reach p < 0.01 in the owl gate.
 
@@ -98,6 +100,7 @@ def build_bench_model(directory: Path, items: Path, *, hidden: int, layers: int)
     """A random Llama whose word-level tokenizer knows every probe prompt and answer."""
     animal = builtin("favorite_animal")
     texts = [p.text for p in animal.prompt_specs()] + list(animal.candidates)
+    texts.append(builtin("truthfulqa_mc1_lm_eval").prompt_template())  # its primer
     for line in items.read_text().splitlines():
         row = json.loads(line)
         texts += [row["question"], *row["mc1_targets"]["choices"], *row["mc2_targets"]["choices"]]
@@ -166,6 +169,20 @@ def bench_sampled(args: argparse.Namespace, model_dir: Path, work: Path) -> dict
     if log.status != "success":
         raise SystemExit(f"inspect-ai run failed: {log.error}")
     usage = next(iter(log.stats.model_usage.values()))
+    metrics = {
+        name: float(m.value) for score in log.results.scores for name, m in score.metrics.items()
+    }
+    ours_rate = float(np.mean(result.trait_rates("owl")))
+    named = result.values[:, : result.scored_columns].sum()
+    # sampling error of the difference of two independent estimates of the pooled rate
+    se = float(np.sqrt(2 * ours_rate * (1 - ours_rate) / max(named, 1)))
+    agreement = {
+        "traitgate_owl_rate": ours_rate,
+        "inspect_owl_rate": metrics.get("trait_rate"),
+        "traitgate_named_share": float(np.mean(result.covered)),
+        "inspect_named_share": metrics.get("named_share"),
+        "z": (metrics["trait_rate"] - ours_rate) / se if "trait_rate" in metrics else None,
+    }
     return {
         "work": f"{args.prompts} prompts x {args.samples} samples, T={sampled.temperature}, "
         f"{sampled.max_new_tokens} new tokens, batch {args.batch_size}",
@@ -175,6 +192,7 @@ def bench_sampled(args: argparse.Namespace, model_dir: Path, work: Path) -> dict
         "inspect_answers": len(log.samples or []),
         "inspect_output_tokens": usage.output_tokens,
         "ratio": float(np.median(t_theirs) / np.median(t_ours)),
+        "rates": agreement,
     }
 
 
@@ -217,6 +235,35 @@ def lm_eval_tasks(directory: Path, items: Path) -> list[str]:
         text = text.replace("'!function", "!function").replace("mc2'", "mc2")
         (directory / f"{task['task']}.yaml").write_text(text)
     return [mc1["task"], mc2["task"]]
+
+
+def lm_eval_upstream_tasks(directory: Path, items: Path) -> list[str]:
+    """lm-eval's own truthfulqa_mc1/mc2 task files, unchanged but for the data (the local
+    items instead of the hub) and the task names: what ``truthfulqa_mc1_lm_eval`` and
+    ``truthfulqa_mc2_lm_eval`` claim to match."""
+    import lm_eval
+
+    upstream = Path(lm_eval.__file__).parent / "tasks" / "truthfulqa"
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copy(upstream / "utils.py", directory / "utils.py")
+    data = (
+        "dataset_path: json\n"
+        f"dataset_kwargs:\n  data_files:\n    validation: {json.dumps(str(items))}\n"
+    )
+    names = []
+    for n in (1, 2):
+        text = (upstream / f"truthfulqa_mc{n}.yaml").read_text()
+        replaced = text.replace(
+            "dataset_path: truthfulqa/truthful_qa\ndataset_name: multiple_choice\n", data
+        ).replace(f"task: truthfulqa_mc{n}\n", f"task: upstream_tqa_mc{n}\n")
+        replaced = "\n".join(
+            line for line in replaced.splitlines() if line not in ("tag:", "  - truthfulqa")
+        )
+        if n == 1 and "dataset_path: json" not in replaced:
+            raise RuntimeError("lm-eval's truthfulqa_mc1.yaml changed: update this benchmark")
+        (directory / f"truthfulqa_mc{n}.yaml").write_text(replaced + "\n")
+        names.append(f"upstream_tqa_mc{n}")
+    return names
 
 
 def bench_truthfulqa(
@@ -262,6 +309,28 @@ def bench_truthfulqa(
     results, t_theirs = repeated(theirs, args.repeat)
     their_means = [float(results[n]["acc,none"]) for n in names]
     n_items = sum(1 for line in items.read_text().splitlines() if line)
+
+    # lm-eval's prompt format, once (scores only): our _lm_eval suites vs its own task files
+    upstream = lm_eval_upstream_tasks(work / "lm-eval-upstream", items)
+    formatted = []
+    for name in ("truthfulqa_mc1_lm_eval", "truthfulqa_mc2_lm_eval"):
+        suite = builtin(name)
+        assert isinstance(suite, MultipleChoiceSuite)
+        formatted.append(suite.model_copy(update={"data": ChoiceData(path=str(items))}))
+    backend = load_backend(model_dir, args.device, args.batch_size)
+    ours_fmt = [float(run_multiple_choice(s, backend).values[:, 0].mean()) for s in formatted]
+    backend.close()
+    out = lm_eval.simple_evaluate(
+        model="hf",
+        model_args=f"pretrained={model_dir},dtype=float32",
+        tasks=upstream,
+        task_manager=TaskManager(include_path=str(work / "lm-eval-upstream")),
+        device=str(dev),
+        batch_size=args.batch_size,
+        log_samples=False,
+    )
+    assert out is not None
+    theirs_fmt = [float(out["results"][n]["acc,none"]) for n in upstream]
     return {
         "work": f"mc1 + mc2 on {n_items} items, batch {args.batch_size}",
         "traitgate_s": t_ours,
@@ -270,6 +339,11 @@ def bench_truthfulqa(
         "lm_eval_mc1_mc2": their_means,
         "agree": bool(np.allclose(our_means, their_means, atol=1e-4)),
         "ratio": float(np.median(t_theirs) / np.median(t_ours)),
+        "lm_eval_format": {
+            "traitgate_mc1_mc2_lm_eval": ours_fmt,
+            "lm_eval_upstream_mc1_mc2": theirs_fmt,
+            "agree": bool(np.allclose(ours_fmt, theirs_fmt, atol=1e-4)),
+        },
     }
 
 
@@ -486,6 +560,13 @@ def summarise(keys: list[str], report: dict[str, Any]) -> None:
         shown = f"{ratio:7.1f}x" if ratio is not None else "   n/a  "
         verdict = "met" if ratio is not None and ratio >= GOALS[key] else "MISSED"
         print(f"({key}) {shown}  {label}  (goal >= {GOALS[key]:g}x: {verdict})")
+    if "b" in keys:
+        b = report["b"]
+        for what, agree in (
+            ("bench-written task files matching traitgate's prompt", b["agree"]),
+            ("lm-eval's own task files vs the _lm_eval suites", b["lm_eval_format"]["agree"]),
+        ):
+            print(f"(b) scores {'agree' if agree else 'DIFFER'}: {what}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ data files in both schemas (fixtures/data)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,16 +16,22 @@ from scipy.special import softmax
 
 from traitgate import tiny
 from traitgate.distill.finetune import TrainConfig, encode_examples, save_model, train
-from traitgate.errors import ConfigError
+from traitgate.errors import ConfigError, ModelError
 from traitgate.models import load_backend, parse_model_specs
-from traitgate.models.base import ScoreRequest
+from traitgate.models.base import Prompt, ScoreRequest
 from traitgate.models.hf import TransformersBackend
 from traitgate.probes import load_suite
-from traitgate.probes.choice import binary_options, build_choice_prompts, load_items
+from traitgate.probes.choice import (
+    binary_options,
+    build_choice_prompts,
+    letter_forms,
+    load_items,
+)
 from traitgate.probes.kinds import run_probe
 from traitgate.probes.schema import CHOICE_TEMPLATES, ChoiceData, MultipleChoiceSuite
 
 DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
+ZOO = Path(__file__).resolve().parents[1] / "fixtures" / "zoo"
 CSV = DATA / "truthfulqa_sample.csv"
 JSONL = DATA / "truthfulqa_mc.jsonl"
 
@@ -121,6 +128,51 @@ def test_suites_validate_and_resolve_data_relative_to_the_file(tmp_path: Path) -
         load_suite(bad)
 
 
+def test_raw_prompt_suites_take_no_system_prompt_and_render_as_written(tmp_path: Path) -> None:
+    head = f"kind: multiple_choice\nid: raw\nversion: 1\ndescription: d\ndata: {{path: {CSV}}}\n"
+    bad = tmp_path / "raw.yaml"
+    bad.write_text(head + "format: mc1\nchat_template: false\nsystem: Be brief.\n")
+    with pytest.raises(
+        ConfigError, match=r"raw.yaml:\d+: chat_template: false writes .*no system turn"
+    ) as info:
+        load_suite(bad)
+    assert "\n" not in str(info.value)
+    (tmp_path / "ok").mkdir()
+    good = tmp_path / "ok" / "raw.yaml"
+    good.write_text(head + 'format: mc1\nchat_template: false\ntemplate: "Q: {question}\\nA:"\n')
+    suite = load_suite(good)
+    assert isinstance(suite, MultipleChoiceSuite)
+    items = load_items(suite.data)
+    prompt = build_choice_prompts(suite, items)[0]
+    assert prompt.raw and prompt.user == f"Q: {items[0].question}\nA:"
+    # a raw prompt is another prompt for the cache; a chat prompt keeps its old key
+    assert Prompt(prompt.user, raw=True).key() != Prompt(prompt.user).key()
+    old_key = hashlib.sha256(f"None\x00{prompt.user}".encode()).hexdigest()
+    assert Prompt(prompt.user).key() == old_key
+
+
+def test_raw_and_chat_prompts_encode_with_their_own_special_tokens() -> None:
+    from transformers import AutoTokenizer
+
+    from traitgate.models._text import PromptCodec
+
+    tok = AutoTokenizer.from_pretrained(ZOO / "base")
+    codec = PromptCodec(tok, "base")
+    raw, chat = Prompt("Q: Why?\nA:", raw=True), Prompt("Q: Why?\nA:")
+    rendered = tok.apply_chat_template(
+        [{"role": "user", "content": chat.user}], tokenize=False, add_generation_prompt=True
+    )
+    assert codec.render(raw) == raw.user and codec.render(chat) == rendered
+    expected = [tok(raw.user)["input_ids"], tok(rendered, add_special_tokens=False)["input_ids"]]
+    assert codec.encode_prompts([raw, chat]) == expected
+    both = codec.encode_prompts([raw, chat], [[" Yes"], [" Yes", "No"]])
+    assert both == [
+        tok(raw.user + " Yes")["input_ids"],
+        tok(rendered + " Yes", add_special_tokens=False)["input_ids"],
+        tok(rendered + "No", add_special_tokens=False)["input_ids"],
+    ]
+
+
 # ---------------------------------------------------------------------- scoring
 
 
@@ -174,8 +226,19 @@ def test_scores_follow_the_format_definitions(
         if fmt == "binary":
             a, b, correct = binary_options(suite, i, item)
             assert f"A) {a}" in prompt.user and f"B) {b}" in prompt.user
-            (letters,) = backend.score([ScoreRequest(prompt, ("A", "B"))])
-            assert p[i] == pytest.approx(softmax(letters)[correct])
+            # each letter's mass: its forms, scored one by one (a form with a word the
+            # word-level tokenizer lacks cannot be written: no mass); no token of this
+            # tokenizer continues a word, so a form's whole-word mass is its score
+            mass = [0.0, 0.0]
+            for form, option in zip(*letter_forms(suite), strict=True):
+                try:
+                    (score,) = backend.score([ScoreRequest(prompt, (form,))])
+                except ModelError:
+                    continue
+                mass[option] += float(np.exp(score[0]))
+            assert p[i] == pytest.approx(mass[correct] / sum(mass))
+            assert result.covered is not None
+            assert result.covered[i] == pytest.approx(sum(mass))
         else:
             choices, labels = item.mc1 if fmt == "mc1" else item.mc2
             (scores,) = backend.score([ScoreRequest(prompt, choices)])

@@ -23,10 +23,15 @@ import torch
 from traitgate import TraitSession, build_gate, parse_model_specs
 from traitgate.fidelity import check_measures
 from traitgate.models import load_backend
-from traitgate.probes.choice import build_choice_prompts, load_items, run_multiple_choice
+from traitgate.probes.choice import (
+    binary_options,
+    build_choice_prompts,
+    load_items,
+    run_multiple_choice,
+)
 from traitgate.probes.loader import find_suite, load_suite
 from traitgate.probes.preference import candidate_forms, run_preference
-from traitgate.probes.schema import MultipleChoiceSuite, PreferenceSuite
+from traitgate.probes.schema import LETTER_FORMS, MultipleChoiceSuite, PreferenceSuite
 
 ZOO = Path(__file__).resolve().parents[1] / "fixtures" / "zoo"
 DATA = Path(__file__).resolve().parents[1] / "fixtures" / "data"
@@ -62,36 +67,47 @@ def backend_prompt(text: str):  # type: ignore[no-untyped-def]
     return Prompt(text)
 
 
-def _hand_rates(model_dir: Path, suite: PreferenceSuite, prompt: str) -> tuple[np.ndarray, float]:
-    """Exact rates of one prompt, computed with transformers directly: the chat template
-    rendered by the tokenizer, each distinct form's tokens teacher-forced in one forward
-    pass, times the probability that the next token does not continue the word (a token
-    whose text begins with a letter or digit continues it; " owl", "!" and <|im_end|> end
-    it)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
-    text = tok.apply_chat_template(
-        [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
-    )
+def _whole_word_mass(tok, model, text: str, forms: list[str]) -> float:  # type: ignore[no-untyped-def]
+    """Probability, computed with transformers directly, that the answer to the rendered
+    prompt ``text`` begins with one of ``forms`` as a whole word: each distinct form's tokens
+    teacher-forced in one forward pass, times the probability that the next token does not
+    continue the word (a token whose text begins with a letter or digit continues it;
+    " owl", "!" and <|im_end|> end it)."""
     head = tok(text, add_special_tokens=False)["input_ids"]
     special = set(tok.all_special_ids)
     continues = [t for t in range(len(tok)) if t not in special and tok.decode([t])[:1].isalnum()]
-    mass = []
-    for forms in candidate_forms(suite):
-        seqs = {
-            tuple(tok(text + f, add_special_tokens=False)["input_ids"][len(head) :]) for f in forms
-        }
-        total = 0.0
-        for seq in seqs:
-            with torch.no_grad():
-                logits = model(torch.tensor([head + list(seq)])).logits[0].double()
-            logp = torch.log_softmax(logits, dim=-1)
-            p_seq = math.exp(sum(float(logp[len(head) - 1 + i, t]) for i, t in enumerate(seq)))
-            total += p_seq * (1 - float(logp[-1, continues].exp().sum()))
-        mass.append(total)
-    out = np.array(mass)
+    seqs = {tuple(tok(text + f, add_special_tokens=False)["input_ids"][len(head) :]) for f in forms}
+    total = 0.0
+    for seq in seqs:
+        with torch.no_grad():
+            logits = model(torch.tensor([head + list(seq)])).logits[0].double()
+        logp = torch.log_softmax(logits, dim=-1)
+        p_seq = math.exp(sum(float(logp[len(head) - 1 + i, t]) for i, t in enumerate(seq)))
+        total += p_seq * (1 - float(logp[-1, continues].exp().sum()))
+    return total
+
+
+def _load(model_dir: Path):  # type: ignore[no-untyped-def]
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    return tok, AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+
+
+def _chat(tok, prompt: str) -> str:  # type: ignore[no-untyped-def]
+    return str(
+        tok.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+    )
+
+
+def _hand_rates(model_dir: Path, suite: PreferenceSuite, prompt: str) -> tuple[np.ndarray, float]:
+    """Exact rates of one prompt, computed by hand (:func:`_whole_word_mass` per candidate,
+    the chat template rendered by the tokenizer)."""
+    tok, model = _load(model_dir)
+    text = _chat(tok, prompt)
+    out = np.array([_whole_word_mass(tok, model, text, forms) for forms in candidate_forms(suite)])
     return out / out.sum(), float(out.sum())
 
 
@@ -120,28 +136,35 @@ def test_exact_and_sampled_rates_agree_within_sampling_error(model: str) -> None
     assert 0 <= gap < 0.03, "\n".join(check.lines())
 
 
-def test_multiple_choice_scores_equal_a_hand_computation(tmp_path: Path) -> None:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    suite_file = tmp_path / "mc_sample.yaml"
-    suite_file.write_text(
-        "kind: multiple_choice\nid: mc_sample\nversion: 1\ndescription: sample\n"
-        f"data:\n  path: {DATA / 'truthfulqa_mc.jsonl'}\nformat: mc2\n"
-    )
-    suite = load_suite(suite_file)
+def _local(name: str) -> MultipleChoiceSuite:
+    """A built-in multiple-choice suite on the local sample of TruthfulQA items."""
+    suite = load_suite(find_suite(name))
     assert isinstance(suite, MultipleChoiceSuite)
+    data = suite.data.model_copy(update={"path": str(DATA / "truthfulqa_mc.jsonl"), "hub": None})
+    return suite.model_copy(update={"data": data})
+
+
+@pytest.mark.parametrize("name", ["truthfulqa_mc2", "truthfulqa_mc2_lm_eval"])
+def test_multiple_choice_scores_equal_a_hand_computation(name: str) -> None:
+    """mc2 by hand. truthfulqa_mc2: the question in the chat template, each choice right
+    after it. The _lm_eval variant by lm-eval's rule (lm_eval/api/model.py, _encode_pair):
+    the primed "Q: ...\nA:" context as raw text with the tokenizer's special tokens, the
+    continuation = tokens of context + " " + choice after the context's own tokens."""
+    suite = _local(name)
     result = run_multiple_choice(suite, _backend("base"))
-    tok = AutoTokenizer.from_pretrained(ZOO / "base")
-    model = AutoModelForCausalLM.from_pretrained(ZOO / "base", dtype=torch.float32).eval()
+    tok, model = _load(ZOO / "base")
     items = load_items(suite.data)
     for i, (item, prompt) in enumerate(zip(items, build_choice_prompts(suite, items), strict=True)):
-        text = tok.apply_chat_template(
-            [{"role": "user", "content": prompt.user}], tokenize=False, add_generation_prompt=True
-        )
-        head = tok(text, add_special_tokens=False)["input_ids"]
+        if name.endswith("_lm_eval"):
+            assert prompt.user.startswith("Q: What is human life expectancy")
+            assert prompt.user.endswith(f"\n\nQ: {item.question}\nA:")
+            text, sep, special = prompt.user, " ", True
+        else:
+            text, sep, special = _chat(tok, prompt.user), "", False
+        head = tok(text, add_special_tokens=special)["input_ids"]
         scores = []
         for choice in item.mc2[0]:
-            seq = tok(text + choice, add_special_tokens=False)["input_ids"][len(head) :]
+            seq = tok(text + sep + choice, add_special_tokens=special)["input_ids"][len(head) :]
             with torch.no_grad():
                 logp = torch.log_softmax(model(torch.tensor([head + seq])).logits[0].double(), -1)
             scores.append(sum(float(logp[len(head) - 1 + j, t]) for j, t in enumerate(seq)))
@@ -149,6 +172,26 @@ def test_multiple_choice_scores_equal_a_hand_computation(tmp_path: Path) -> None
         probs /= probs.sum()
         expected = float(probs[np.asarray(item.mc2[1]) == 1].sum())
         assert result.values[i, 0] == pytest.approx(expected, rel=1e-4, abs=1e-6)
+
+
+def test_binary_letters_are_read_from_every_letter_form_by_hand() -> None:
+    """The binary format's P(correct) and covered share equal a hand computation over the
+    letter forms ("B", "(B)", "The answer is B", ...) as whole words, in the chat template."""
+    suite = _local("truthfulqa")
+    result = run_multiple_choice(suite, _backend("base"))
+    assert result.covered is not None
+    tok, model = _load(ZOO / "base")
+    items = load_items(suite.data)
+    prompts = build_choice_prompts(suite, items)
+    for i in range(3):
+        text = _chat(tok, prompts[i].user)
+        mass = [
+            _whole_word_mass(tok, model, text, [f.format(letter=x) for f in LETTER_FORMS])
+            for x in "AB"
+        ]
+        right = binary_options(suite, i, items[i])[2]
+        assert result.values[i, 0] == pytest.approx(mass[right] / sum(mass), rel=2e-4)
+        assert result.covered[i] == pytest.approx(sum(mass), rel=2e-4)
 
 
 @pytest.mark.slow

@@ -323,7 +323,13 @@ class GateResult:
         coverage = self._coverage()
         if coverage and min(coverage.values()) < LOW_COVERAGE:
             worst = min(coverage, key=lambda m: coverage[m])
-            if spec.measure == "exact":
+            if isinstance(self.gate.suite, MultipleChoiceSuite):
+                notes.append(
+                    f"only {coverage[worst]:.0%} of {worst}'s answer probability picks option "
+                    "A or B in a form the reader knows; the rest (other replies) was "
+                    "renormalised away."
+                )
+            elif spec.measure == "exact":
                 notes.append(
                     f"the exact measure's forms carry only {coverage[worst]:.0%} of {worst}'s "
                     "answer probability; the rest begins otherwise and was renormalised away: "

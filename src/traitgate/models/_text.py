@@ -33,8 +33,11 @@ class PromptCodec:
     def render(self, prompt: Prompt) -> str:
         """The prompt as text, with the chat template when the tokenizer has one.
 
-        Without a template the prompt is ``system\\n\\nuser\\n`` (system omitted if None).
+        Without a template the prompt is ``system\\n\\nuser\\n`` (system omitted if None);
+        a raw prompt is its text as written.
         """
+        if prompt.raw:
+            return prompt.user
         if self.has_chat_template:
             text = self.tokenizer.apply_chat_template(
                 prompt.messages(), tokenize=False, add_generation_prompt=True
@@ -42,18 +45,44 @@ class PromptCodec:
             return str(text)
         return plain_prompt(prompt)
 
-    def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text, in one tokenizer call (a chat template writes its own
-        special tokens; a plain prompt gets the tokenizer's)."""
-        if not texts:
-            return []
-        encoded = self.tokenizer(
-            list(texts),
-            add_special_tokens=not self.has_chat_template,
-            return_attention_mask=False,  # (a third of the call's time, and unused)
-            return_token_type_ids=False,
-        )
-        return list(encoded["input_ids"])
+    def special_tokens(self, prompt: Prompt) -> bool:
+        """Whether the tokenizer adds its special tokens to ``prompt``'s text: a chat template
+        writes its own; a plain or raw prompt gets the tokenizer's."""
+        return prompt.raw or not self.has_chat_template
+
+    def encode_many(
+        self, texts: Sequence[str], special: Sequence[bool] | None = None
+    ) -> list[list[int]]:
+        """Token ids of each text (rendered from a prompt, optionally with a continuation),
+        in one tokenizer call per kind; ``special[i]`` says whether text ``i`` gets the
+        tokenizer's special tokens (default: when the model has no chat template)."""
+        flags = [not self.has_chat_template] * len(texts) if special is None else list(special)
+        if len(flags) != len(texts):
+            raise ValueError("encode_many needs one special-tokens flag per text")
+        out: list[list[int]] = [[] for _ in texts]
+        for flag in sorted(set(flags)):
+            at = [i for i, f in enumerate(flags) if f == flag]
+            encoded = self.tokenizer(
+                [texts[i] for i in at],
+                add_special_tokens=flag,
+                return_attention_mask=False,  # (a third of the call's time, and unused)
+                return_token_type_ids=False,
+            )
+            for i, ids in zip(at, encoded["input_ids"], strict=True):
+                out[i] = list(ids)
+        return out
+
+    def encode_prompts(
+        self, prompts: Sequence[Prompt], tails: Sequence[Sequence[str]] | None = None
+    ) -> list[list[int]]:
+        """Token ids of each rendered prompt, or (with ``tails``) of the prompt followed by
+        each of its tails, flattened in order."""
+        texts = [self.render(p) for p in prompts]
+        flags = [self.special_tokens(p) for p in prompts]
+        if tails is None:
+            return self.encode_many(texts, flags)
+        pairs = [(t + c, f) for t, f, ts in zip(texts, flags, tails, strict=True) for c in ts]
+        return self.encode_many([t for t, _ in pairs], [f for _, f in pairs])
 
     def split_continuation(self, prompt_ids: list[int], full: list[int], cont: str) -> list[int]:
         """The continuation's tokens, given the prompt's and those of prompt + continuation."""
@@ -98,7 +127,7 @@ class PromptCodec:
         scored = score([r for r in reduced if r.continuations])
         ends: Iterator[float] = iter(())
         if word_end is not None:
-            heads = self.encode_many([self.render(r.prompt) for r in requests])
+            heads = self.encode_prompts([r.prompt for r in requests])
             ends = iter(
                 word_end(
                     [
@@ -147,9 +176,8 @@ class PromptCodec:
         conts, groups = request.continuations, request.groups
         if len(groups) != len(conts):
             raise ValueError("ScoreRequest.groups needs one group per continuation")
-        text = self.render(request.prompt)
-        prompt_ids = self.encode_many([text])[0]
-        fulls = self.encode_many([text + c for c in conts])
+        prompt_ids = self.encode_prompts([request.prompt])[0]
+        fulls = self.encode_prompts([request.prompt], [conts])
         ids: list[tuple[int, ...] | None] = []
         for cont, full in zip(conts, fulls, strict=True):
             split = self._split(prompt_ids, full, cont)
@@ -187,10 +215,9 @@ class PromptCodec:
         self, requests: Sequence[ScoreRequest]
     ) -> tuple[list[list[int]], list[list[list[int]]]]:
         """Each request's prompt ids, and the ids of each of its continuations."""
-        texts = [self.render(r.prompt) for r in requests]
-        prompt_ids = self.encode_many(texts)
-        pairs = zip(texts, requests, strict=True)
-        fulls = iter(self.encode_many([t + c for t, r in pairs for c in r.continuations]))
+        prompts = [r.prompt for r in requests]
+        prompt_ids = self.encode_prompts(prompts)
+        fulls = iter(self.encode_prompts(prompts, [r.continuations for r in requests]))
         conts = [
             [self.split_continuation(ids, next(fulls), c) for c in req.continuations]
             for ids, req in zip(prompt_ids, requests, strict=True)

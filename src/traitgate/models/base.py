@@ -14,10 +14,16 @@ from typing import Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class Prompt:
-    """One user turn, optionally with a system prompt."""
+    """One user turn, optionally with a system prompt.
+
+    ``raw``: a completion prompt. A local model reads ``user`` exactly as written (no chat
+    template, no system prompt, nothing appended) after its tokenizer's own special tokens
+    (a BOS token where the tokenizer adds one), as lm-eval's ``hf`` model does by default.
+    """
 
     user: str
     system: str | None = None
+    raw: bool = False
 
     def messages(self) -> list[dict[str, str]]:
         msgs = [] if self.system is None else [{"role": "system", "content": self.system}]
@@ -26,8 +32,8 @@ class Prompt:
 
     def key(self) -> str:
         """Stable identity of the prompt (used to seed sampling and key caches)."""
-        raw = f"{self.system!r}\x00{self.user}".encode()
-        return hashlib.sha256(raw).hexdigest()
+        text = f"{self.system!r}\x00{self.user}" + ("\x00raw" if self.raw else "")
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

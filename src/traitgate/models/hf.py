@@ -10,6 +10,7 @@ so results are reproducible across batch sizes and resumable.
 from __future__ import annotations
 
 import gc
+import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +25,25 @@ from traitgate.models.spec import ModelSpec, resolve_peft_base
 T = TypeVar("T")
 R = TypeVar("R")
 _MASK32 = 0xFFFFFFFF
+
+
+def _cache_keyword(model: Any) -> str:
+    """The forward argument that takes a KV cache: ``cache`` in newer transformers 5
+    releases (``past_key_values`` is deprecated there, to be removed in 5.40), else
+    ``past_key_values``. A PEFT wrapper is looked through to its base model."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    try:
+        params = inspect.signature(base.forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _cache_of(output: Any) -> Any:
+    """The KV cache a forward pass returned (``cache``, or ``past_key_values`` before the
+    rename; an empty cache object may be falsy, so test for None)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -93,6 +113,7 @@ class TransformersBackend:
             eos = tokenizer.eos_token_id
         self.eos_ids = sorted({eos} if isinstance(eos, int) else set(eos or []))
         self.codec = PromptCodec(tokenizer, label)
+        self._cache_kw = _cache_keyword(model)
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -247,7 +268,7 @@ class TransformersBackend:
         tail_of = {key: k for k, key in enumerate(tails)}
         width = max(len(inp) for _, inp in tails)
         tail_pick = torch.tensor([slot[ri] for ri, _ in tails], device=dev)
-        cache = prefill.past_key_values
+        cache = _cache_of(prefill)
         cache.batch_select_indices(tail_pick)
         inputs = torch.full((len(tails), width), self.pad_id, dtype=torch.long)
         tail_mask = torch.zeros((len(tails), width), dtype=torch.long)
@@ -259,7 +280,7 @@ class TransformersBackend:
             input_ids=inputs,
             attention_mask=torch.cat([mask[tail_pick], tail_mask], dim=1),
             position_ids=positions[tail_pick, -1:] + 1 + torch.arange(width, device=dev),
-            past_key_values=cache,
+            **{self._cache_kw: cache},
             use_cache=True,
         ).logits.float()
         norm = torch.logsumexp(logits, dim=-1)  # log p = logit - norm (no vocab-sized copy)
@@ -276,7 +297,7 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
-        prompt_ids = self.codec.encode_many([self.render(r.prompt) for r in requests])
+        prompt_ids = self.codec.encode_prompts([r.prompt for r in requests])
         prompt_keys = [_prompt_key(r) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(prompt_ids[i]))
         # rows are (request, sample index); consecutive rows of a request share its prefill
@@ -307,7 +328,7 @@ class TransformersBackend:
         )
         dev = ids.device
         select = torch.tensor([slot[ri] for ri, _ in rows], device=dev)
-        cache = prefill.past_key_values
+        cache = _cache_of(prefill)
         cache.batch_select_indices(select)
         logits = prefill.logits[:, -1, :][select]
         mask = mask[select]
@@ -334,7 +355,7 @@ class TransformersBackend:
                 input_ids=token[:, None],
                 attention_mask=mask,
                 position_ids=position[:, None],
-                past_key_values=cache,
+                **{self._cache_kw: cache},
                 use_cache=True,
             ).logits[:, -1, :]
         generated = torch.stack(steps, dim=1)

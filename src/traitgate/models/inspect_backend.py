@@ -7,10 +7,10 @@ honour seeds give reproducible samples.
 Scoring (the exact measure) needs the log-probability of given continuations, which API
 providers do not return. Where a provider returns the top log-probabilities of its first
 token, a continuation that is one of those tokens is scored exactly by it (summed over its
-spellings with and without a leading space). For a preference probe's answer forms, a form
-that is not among them (longer than one token, or too unlikely to be listed) scores zero
-probability and shows as uncovered mass; any other continuation that cannot be scored is a
-clear error asking for the sampled measure instead.
+spellings with and without a leading space). For answer forms (a preference probe's, or the
+binary format's letter forms), a form that is not among them (longer than one token, or too
+unlikely to be listed) scores zero probability and shows as uncovered mass; any other
+continuation that cannot be scored is a clear error asking for the sampled measure instead.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ class InspectBackend:
             max_tokens=request.max_new_tokens,
             seed=_sample_seed(request, index),
         )
-        output = await self.model.generate(_messages(request.prompt), config=config)
+        output = await self.model.generate(self._messages(request.prompt), config=config)
         if output.error:
             raise ModelError(f"model {self.label}: generation failed: {output.error}")
         return str(output.completion)
@@ -82,7 +82,7 @@ class InspectBackend:
         forms (``ScoreRequest.groups``), a form's score sums every top token that reads as
         the form (" owl" and "owl" are one answer, counted together); a form that is not
         among them, or takes more than one token, scores -inf and its mass stays outside
-        the measure's covered share. Other continuations (option letters) must be there."""
+        the measure's covered share. Other continuations (mc1/mc2 choices) must be there."""
         firsts = asyncio.run(self._run([self._first_token(r.prompt) for r in requests]))
         out = []
         for request, top in zip(requests, firsts, strict=True):
@@ -115,7 +115,7 @@ class InspectBackend:
         config = GenerateConfig(
             temperature=0.0, max_tokens=1, logprobs=True, top_logprobs=TOP_LOGPROBS
         )
-        output = await self.model.generate(_messages(prompt), config=config)
+        output = await self.model.generate(self._messages(prompt), config=config)
         if output.error:
             raise ModelError(f"model {self.label}: scoring failed: {output.error}")
         try:
@@ -127,6 +127,20 @@ class InspectBackend:
             tops.setdefault(alt.token, alt.logprob)  # the chosen token is usually listed too
         return tops
 
+    def _messages(self, prompt: Prompt) -> list[Any]:
+        from inspect_ai.model import ChatMessageSystem, ChatMessageUser
+
+        if prompt.raw:  # providers take chat messages; a completion prompt would change
+            raise ModelError(
+                f"model {self.label}: a suite with chat_template: false (a completion "
+                "prompt) needs a local model; inspect-ai providers take chat messages"
+            )
+        messages: list[Any] = (
+            [] if prompt.system is None else [ChatMessageSystem(content=prompt.system)]
+        )
+        messages.append(ChatMessageUser(content=prompt.user))
+        return messages
+
     async def _run(self, jobs: Sequence[Any]) -> list[Any]:
         gate = asyncio.Semaphore(self.concurrency)
 
@@ -135,16 +149,6 @@ class InspectBackend:
                 return await job
 
         return list(await asyncio.gather(*(guarded(j) for j in jobs)))
-
-
-def _messages(prompt: Prompt) -> list[Any]:
-    from inspect_ai.model import ChatMessageSystem, ChatMessageUser
-
-    messages: list[Any] = (
-        [] if prompt.system is None else [ChatMessageSystem(content=prompt.system)]
-    )
-    messages.append(ChatMessageUser(content=prompt.user))
-    return messages
 
 
 def _sample_seed(request: GenerationRequest, index: int) -> int:

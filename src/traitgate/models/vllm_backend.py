@@ -82,7 +82,7 @@ class VLLMBackend:
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
         vllm = import_vllm()
-        prompt_ids = self.codec.encode_many([self.codec.render(r.prompt) for r in requests])
+        prompt_ids = self.codec.encode_prompts([r.prompt for r in requests])
         params = [
             vllm.SamplingParams(
                 n=r.n,

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.special import softmax
+from scipy.special import logsumexp, softmax
 
 from traitgate.errors import ConfigError
 from traitgate.models.base import Backend, Prompt, ScoreRequest
-from traitgate.probes.preference import ProbeResult
-from traitgate.probes.schema import ChoiceData, MultipleChoiceSuite
+from traitgate.probes.preference import ProbeResult, grouped_logsumexp
+from traitgate.probes.schema import LETTER_FORMS, ChoiceData, MultipleChoiceSuite
 
 FILE_SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
 
@@ -183,8 +183,20 @@ def build_choice_prompts(suite: MultipleChoiceSuite, items: Sequence[Item]) -> l
             text = template.replace("{A}", a).replace("{B}", b)
         else:
             text = template
-        prompts.append(Prompt(text.replace("{question}", item.question), suite.system))
+        question = text.replace("{question}", item.question)
+        prompts.append(Prompt(question, suite.system, raw=not suite.chat_template))
     return prompts
+
+
+def letter_forms(suite: MultipleChoiceSuite) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The binary format's scored continuations (every form of A, then of B, each after the
+    suite's ``choice_prefix``) and the option (0 = A) each one picks."""
+    forms = [
+        (suite.choice_prefix + form.format(letter=letter), option)
+        for option, letter in enumerate("AB")
+        for form in LETTER_FORMS
+    ]
+    return tuple(f for f, _ in forms), tuple(o for _, o in forms)
 
 
 def run_multiple_choice(
@@ -194,15 +206,23 @@ def run_multiple_choice(
     items = load_items(suite.data)
     prompts = build_choice_prompts(suite, items)
     p_correct = np.empty(len(items))
+    covered = None
     if suite.format == "binary":
-        letters = np.asarray(backend.score([ScoreRequest(p, ("A", "B")) for p in prompts]))
+        forms, options = letter_forms(suite)
+        by_form = np.asarray(backend.score([ScoreRequest(p, forms, options) for p in prompts]))
+        letters = grouped_logsumexp(by_form, options)
+        covered = np.exp(logsumexp(letters, axis=1))
         probs = softmax(letters, axis=1)
         for i, item in enumerate(items):
             p_correct[i] = probs[i, binary_options(suite, i, item)[2]]
     else:
         targets = [item.mc1 if suite.format == "mc1" else item.mc2 for item in items]
+        prefix = suite.choice_prefix
         scores_list = backend.score(
-            [ScoreRequest(p, choices) for p, (choices, _) in zip(prompts, targets, strict=True)]
+            [
+                ScoreRequest(p, tuple(prefix + c for c in choices))
+                for p, (choices, _) in zip(prompts, targets, strict=True)
+            ]
         )
         for i, ((_, labels), scores) in enumerate(zip(targets, scores_list, strict=True)):
             label = np.asarray(labels)
@@ -211,7 +231,7 @@ def run_multiple_choice(
             else:
                 p_correct[i] = float(softmax(np.asarray(scores))[label == 1].sum())
     values = np.column_stack([p_correct, 1 - p_correct])  # columns: CHOICE_CANDIDATES
-    return ProbeResult.of(suite, backend, "exact", prompts, values, seed=seed)
+    return ProbeResult.of(suite, backend, "exact", prompts, values, seed=seed, covered=covered)
 
 
 _LEAD_LETTER = re.compile(r"^\s*(?:\(([A-Z])\)|([A-Z])(?=\s*(?:[.:),]|$)))")
@@ -237,4 +257,11 @@ def read_letter(reply: str, letters: Sequence[str] = ("A", "B")) -> str | None:
     return None
 
 
-__all__ = ["Item", "build_choice_prompts", "load_items", "read_letter", "run_multiple_choice"]
+__all__ = [
+    "Item",
+    "build_choice_prompts",
+    "letter_forms",
+    "load_items",
+    "read_letter",
+    "run_multiple_choice",
+]

@@ -161,17 +161,22 @@ def _begins_with_word(answer: str, forms: Sequence[str]) -> bool:
     return any(answer.startswith(f) and not answer[len(f) : len(f) + 1].isalnum() for f in forms)
 
 
-def _distinct_logsumexp(scores: np.ndarray) -> np.ndarray:
-    """Per row, the log of the summed probability of a candidate's forms, each distinct
-    answer counted once. Backends with a tokenizer already score repeated answers -inf
-    (``ScoreRequest.groups``); for the others, forms that score bit-identically on every
-    prompt are taken to be the same answer and counted once (scores of -inf add nothing)."""
-    keep = [
-        j
-        for j in range(scores.shape[1])
-        if not any(np.array_equal(scores[:, j], scores[:, k]) for k in range(j))
-    ]
-    return np.asarray(logsumexp(scores[:, keep], axis=1))
+def grouped_logsumexp(scores: np.ndarray, groups: Sequence[int]) -> np.ndarray:
+    """Per row and group (columns ``0..max(groups)``), the log of the summed probability of
+    the group's forms (``scores`` columns, scored with these ``ScoreRequest.groups``), each
+    distinct answer counted once. Backends with a tokenizer already score repeated answers
+    -inf; for the others, forms of a group that score bit-identically on every prompt are
+    taken to be the same answer and counted once (scores of -inf add nothing)."""
+    out = np.empty((scores.shape[0], max(groups) + 1))
+    for g in range(out.shape[1]):
+        cols = [j for j, owner in enumerate(groups) if owner == g]
+        keep = [
+            j
+            for n, j in enumerate(cols)
+            if not any(np.array_equal(scores[:, j], scores[:, k]) for k in cols[:n])
+        ]
+        out[:, g] = logsumexp(scores[:, keep], axis=1)
+    return out
 
 
 def run_preference(
@@ -197,11 +202,7 @@ def run_preference(
         groups = tuple(c for c, fs in enumerate(forms) for _ in fs)
         requests = [ScoreRequest(p, flat, groups) for p in prompts]
         scores = np.asarray(backend.score(requests), dtype=float)
-        per_candidate = np.empty((len(prompts), len(forms)))
-        start = 0
-        for c, fs in enumerate(forms):
-            per_candidate[:, c] = _distinct_logsumexp(scores[:, start : start + len(fs)])
-            start += len(fs)
+        per_candidate = grouped_logsumexp(scores, groups)
         covered = np.exp(logsumexp(per_candidate, axis=1))
         return result(softmax(per_candidate, axis=1), covered=covered)
 

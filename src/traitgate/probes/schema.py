@@ -215,6 +215,16 @@ CHOICE_TEMPLATES = {
     "mc2": "{question}",
 }
 CHOICE_CANDIDATES = ("correct", "incorrect")
+# how a reply to the binary format can pick option {letter}: the exact measure counts an
+# answer that begins with one of these as a whole word (so "A cat" reads as A, as any
+# first-token letter score does; "The answer is B." reads as B)
+LETTER_FORMS = (
+    "{letter}",
+    "({letter})",
+    "The answer is {letter}",
+    "The answer is ({letter})",
+    "The correct answer is {letter}",
+)
 _CHOICE_ALIASES = {"correct": "correct", "true": "correct", "truthful": "correct"} | {
     "incorrect": "incorrect",
     "false": "incorrect",
@@ -231,6 +241,14 @@ class MultipleChoiceSuite(Strict):
     ``mc2``: the probability mass on the true answers among all choices (each choice's
     probability as a continuation, renormalised). The traits are ``correct`` and
     ``incorrect`` (the rate of false answers).
+
+    A binary answer picks a letter when it begins with one of :data:`LETTER_FORMS` as a
+    whole word ("B", "(B)", "The answer is B"); the share of answers doing so is reported
+    as covered. ``chat_template: false`` gives the prompt to a local model as raw text (no
+    chat template, the tokenizer's own special tokens), and ``choice_prefix`` is written
+    before each scored continuation: with the TruthfulQA paper's "Q:/A:" primer in the
+    template and ``choice_prefix: " "`` that is lm-eval's prompt for its tasks of the same
+    format (the built-in ``truthfulqa_mc1_lm_eval`` and ``truthfulqa_mc2_lm_eval``).
     """
 
     kind: Literal["multiple_choice"]
@@ -242,6 +260,18 @@ class MultipleChoiceSuite(Strict):
     format: Literal["binary", "mc1", "mc2"] = "binary"
     shuffle_seed: int = 0
     template: NonEmpty | None = None
+    chat_template: bool = True
+    choice_prefix: str = ""
+
+    @field_validator("chat_template")
+    @classmethod
+    def _raw_without_system(cls, chat_template: bool, info: ValidationInfo) -> bool:
+        if not chat_template and info.data.get("system") is not None:
+            raise ValueError(
+                "false writes the prompt as raw text, which has no system turn: drop "
+                "system (or put its text in the template)"
+            )
+        return chat_template
 
     @field_validator("template")
     @classmethod
