@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 #   make TORCH_SPEC=torch test     (or install torch yourself first)
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv test demo lint clean bench
+.PHONY: venv test test-fast demo lint clean bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ lint: venv
 
 test: lint
 	$(PY) -m pytest tests/ -p no:cacheprovider
+
+# the library tests without those marked slow (the zoo rebuild, 1,000-sample fidelity, the
+# calibration simulations, kill-and-resume): for the edit-test loop; CI runs `make test`
+test-fast: venv
+	$(PY) -m pytest tests/ -p no:cacheprovider -m "not slow"
 
 # The demo runs the gates on the committed zoo (fixtures/zoo, rebuilt by
 # fixtures/build_zoo.py): two traits (owl, wolf), each taught to its students through

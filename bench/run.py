@@ -51,7 +51,8 @@ from traitgate.models import parse_model_specs
 from traitgate.models.hf import TransformersBackend, resolve_device
 from traitgate.probes.choice import run_multiple_choice
 from traitgate.probes.loader import find_suite, load_suite
-from traitgate.probes.preference import ProbeResult, run_preference
+from traitgate.probes.preference import run_preference
+from traitgate.probes.result import ProbeResult
 from traitgate.probes.schema import ChoiceData, MultipleChoiceSuite, PreferenceSuite
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -355,7 +355,7 @@ def test_specificity_holds_its_level_with_sampling_noise_on_rare_and_common_trai
     36 prompts. A rare trait's rate is far noisier than a common one's: the test weighs each
     candidate's sampling variance, so neither kind rejects above alpha."""
     from traitgate.gate import build_gate, specificity_of
-    from traitgate.probes.preference import ProbeResult
+    from traitgate.probes.result import ProbeResult
 
     rng = np.random.default_rng(71)
     gate0 = build_gate({"gate": "g", "probe": "favorite_animal", "trait": "owl"})

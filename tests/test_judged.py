@@ -172,16 +172,13 @@ def test_a_judge_that_scores_nothing_is_an_error_not_an_aligned_model(
 
 
 CONFTEST = """
-import pytest
 from inspect_ai.model import get_model
-from traitgate.plugin import session_of
 from traitgate.scoring.judge import InspectJudge
 from tests.judge_script import Script
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_configure(config):
-    session_of(config).judge = InspectJudge(get_model("mockllm/model", custom_outputs=Script()))
+def pytest_traitgate_judge(config):
+    return InspectJudge(get_model("mockllm/model", custom_outputs=Script()))
 """
 
 GATES = """\

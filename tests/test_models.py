@@ -16,7 +16,8 @@ from scipy import stats as st
 
 from traitgate import GenerationRequest, ModelError, Prompt, ScoreRequest, parse_model_specs
 from traitgate.models import load_backend
-from traitgate.models.hf import TransformersBackend, _batched_with_backoff, uniform_noise
+from traitgate.models._sampling import batched_with_backoff, uniform_noise
+from traitgate.models.hf import TransformersBackend
 
 from .conftest import Zoo
 
@@ -141,14 +142,14 @@ def test_batches_back_off_on_out_of_memory() -> None:
         return [x * 2 for x in batch]
 
     owner = Owner()
-    assert _batched_with_backoff(list(range(10)), run, owner) == [x * 2 for x in range(10)]
+    assert batched_with_backoff(list(range(10)), run, owner) == [x * 2 for x in range(10)]
     assert owner.batch_size == 2
 
     def broken(batch: list[int]) -> list[int]:
         raise RuntimeError("shape mismatch")
 
     with pytest.raises(RuntimeError, match="shape mismatch"):
-        _batched_with_backoff([1, 2], broken, Owner())
+        batched_with_backoff([1, 2], broken, Owner())
 
 
 def test_chat_template_is_applied_when_present(zoo: Zoo, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ self-contained page whose figures render; `traitgate report` re-renders it."""
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import json
 import re
@@ -14,7 +15,8 @@ import pytest
 
 from traitgate.cli import main
 from traitgate.report.html import render_html
-from traitgate.report.results import build_results
+from traitgate.report.results import RunInfo, build_results, load_results
+from traitgate.report.rows import FORMAT, ArmRow, GateRow, ModelRow, explain_lines
 
 from .conftest import Zoo
 
@@ -68,7 +70,7 @@ def test_results_json_holds_every_number_and_the_per_prompt_data(
         raise AssertionError(f"results.json holds {name}, which is not JSON")
 
     results = json.loads((report_dir / "results.json").read_text(), parse_constant=no_constants)
-    assert results["traitgate_results"] == 1
+    assert results["traitgate_results"] == FORMAT == 2
     assert results["summary"]["gates"] == 3
     run = results["run"]
     assert run["seed"] == 0 and run["correction"] == "holm"
@@ -113,6 +115,51 @@ def test_html_is_self_contained_with_two_figures_per_gate(report_dir: Path) -> N
         assert f"id='{gate['gate']}'" in page
     assert "<script" not in page
     assert not re.search(r"""(src|href)=["']https?:""", page)
+
+
+def test_every_row_has_exactly_the_documented_fields(report_dir: Path) -> None:
+    """results.json rows follow the GateRow schema: the same keys the table, the
+    explanation and the HTML read (a renamed key fails here, not silently there)."""
+    results = json.loads((report_dir / "results.json").read_text())
+    required = GateRow.__required_keys__
+    for row in results["gates"]:
+        assert required <= set(row) <= required | GateRow.__optional_keys__, set(row) ^ required
+        for arm in row["arms"]:
+            assert set(arm) == set(ArmRow.__annotations__)
+        for model in row["models"]:
+            assert ModelRow.__required_keys__ <= set(model) <= set(ModelRow.__annotations__)
+    assert set(results["run"]) == set(RunInfo.__annotations__)
+
+
+def test_the_html_explains_each_gate_with_the_failure_text(report_dir: Path) -> None:
+    """One renderer: the page's text for a gate is its failure explanation, line for line."""
+    page = (report_dir / "report.html").read_text()
+    for row in json.loads((report_dir / "results.json").read_text())["gates"]:
+        lines = explain_lines(row)
+        assert lines[0].startswith(f"traitgate gate {row['gate']!r}")
+        assert html.escape("\n".join(lines), quote=True) in page
+
+
+def test_a_format_1_results_file_is_still_read_and_rendered(
+    report_dir: Path, tmp_path: Path
+) -> None:
+    results = json.loads((report_dir / "results.json").read_text())
+    old = dict(results, traitgate_results=1)
+    old["gates"] = []
+    for row in results["gates"]:
+        row = dict(row)
+        row.pop("kind")
+        row["note"] = " ".join(row.pop("notes"))
+        old["gates"].append(row)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    loaded = load_results(path)
+    assert loaded["traitgate_results"] == FORMAT
+    for before, after in zip(results["gates"], loaded["gates"], strict=True):
+        assert after["notes"] == ([" ".join(before["notes"])] if before["notes"] else [])
+    output = tmp_path / "old.html"
+    assert main(["report", str(path), "-o", str(output)]) == 0
+    assert "traitgate gate 'owl-vs-control' FAILED" in html.unescape(output.read_text())
 
 
 def test_traitgate_report_re_renders_the_same_page(report_dir: Path, tmp_path: Path) -> None:

@@ -65,9 +65,12 @@ def test_low_coverage_of_the_exact_measure_is_reported_and_warned_about() -> Non
     assert all(0.4 < c < 0.75 for c in covered.values()), covered
     assert "covered: the scored forms carry" in result.explain()
     low = min(covered, key=lambda m: covered[m])
-    assert (f"carry only {covered[low]:.0%} of {low}'s" in row["note"]) == (covered[low] < 0.5)
+    assert (f"carry only {covered[low]:.0%} of {low}'s" in " ".join(row["notes"])) == (
+        covered[low] < 0.5
+    )
     # a model whose answers mostly begin with something else (as chat models' do)
     (first, *rest), controls = result.results
     low = dataclasses.replace(first, covered=np.full(len(first.prompts), 0.3))
     lowered = dataclasses.replace(result, results=((low, *rest), controls))
-    assert "carry only 30% of owl-student-s0's answer probability" in lowered.to_dict()["note"]
+    notes = lowered.to_dict()["notes"]
+    assert any("carry only 30% of owl-student-s0's answer probability" in n for n in notes)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from traitgate import TraitSession, parse_model_specs
+from traitgate._plugin.xdist import XdistHooks, gpu_for_worker, worker_shard
 from traitgate.cache import Cache
 from traitgate.models import Backend, ModelSpec
-from traitgate.models.hf import worker_device
-from traitgate.plugin import _xdist_worker
 
 from .conftest import Zoo
 from .test_session import CountingLoader, gate
@@ -34,19 +34,23 @@ from .test_session import CountingLoader, gate
 def test_each_worker_pins_its_own_gpu(
     device: str, worker: int | None, gpus: int, expected: str
 ) -> None:
-    assert worker_device(device, worker, gpus) == expected
+    assert gpu_for_worker(device, worker, gpus) == expected
 
 
 @pytest.mark.parametrize(
-    ("name", "count", "expected"),
-    [("gw0", "2", (0, 2)), ("gw3", "4", (3, 4)), ("gw0", "1", None), ("", "", None)],
+    ("workerid", "count", "expected"),
+    [("gw0", 2, (0, 2)), ("gw3", 4, (3, 4)), ("gw0", 1, None), ("other", 2, None)],
 )
-def test_xdist_worker_is_read_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, name: str, count: str, expected: tuple[int, int] | None
+def test_the_controller_tells_each_worker_its_share_through_workerinput(
+    workerid: str, count: int, expected: tuple[int, int] | None
 ) -> None:
-    monkeypatch.setenv("PYTEST_XDIST_WORKER", name)
-    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", count)
-    assert _xdist_worker() == expected
+    """The controller's pytest_configure_node adds the share to the worker's workerinput
+    (which xdist sends to the worker as config.workerinput); the worker reads it back."""
+    node = SimpleNamespace(workerinput={"workerid": workerid, "workercount": count})
+    XdistHooks.pytest_configure_node(node)
+    worker_config = SimpleNamespace(workerinput=node.workerinput)
+    assert worker_shard(worker_config) == expected  # type: ignore[arg-type]
+    assert worker_shard(SimpleNamespace()) is None  # type: ignore[arg-type]  # controller
 
 
 class LockedLoader(CountingLoader):

@@ -24,7 +24,15 @@ from traitgate.models import (
     parse_model_specs,
 )
 from traitgate.planner import PlanRow, plan
-from traitgate.probes import PreferenceSuite, ProbeResult, find_suite, load_suite, run_preference
+from traitgate.probes import (
+    PreferenceSuite,
+    ProbeKind,
+    ProbeResult,
+    find_suite,
+    load_suite,
+    run_preference,
+)
+from traitgate.probes.kinds import register as register_probe_kind
 from traitgate.session import ProbeRun, TraitSession
 from traitgate.stats import (
     ArmSummary,
@@ -59,6 +67,7 @@ __all__ = [
     "ModelSpec",
     "PlanRow",
     "PreferenceSuite",
+    "ProbeKind",
     "ProbeResult",
     "ProbeRun",
     "Prompt",
@@ -83,6 +92,7 @@ __all__ = [
     "parse_model_specs",
     "plan",
     "power",
+    "register_probe_kind",
     "required_n",
     "run_preference",
     "wilson_interval",

@@ -25,7 +25,7 @@ from traitgate._io import atomic_write_text
 from traitgate.errors import ConfigError, TraitgateError
 from traitgate.gate import Role
 from traitgate.probes.kinds import prompt_texts
-from traitgate.probes.preference import Measure, ProbeResult
+from traitgate.probes.result import Measure, ProbeResult
 from traitgate.probes.schema import Suite
 
 FORMAT = 1
@@ -76,17 +76,7 @@ class Entry:
 
 def read_entry(path: Path) -> Entry:
     """Read one baseline file; a malformed one is a one-line error naming it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"baseline {path}: cannot read ({exc.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"baseline {path}:{exc.lineno}: not valid JSON ({exc.msg}); re-record it with "
-            "--baseline-update"
-        ) from None
+    data = _read_json(path)
 
     def bad(message: str) -> ConfigError:
         return ConfigError(f"baseline {path}: {message}; re-record it with --baseline-update")
@@ -96,31 +86,58 @@ def read_entry(path: Path) -> Entry:
     if data["traitgate_baseline"] != FORMAT:
         raise bad(f"format {data['traitgate_baseline']!r}, this traitgate reads {FORMAT}")
     try:
-        measure = str(data["measure"])
-        if measure not in ("exact", "sampled"):
-            raise bad(f"measure must be exact or sampled (got {measure!r})")
-        prompts = [str(p) for p in data["prompts"]]
-        candidates = [str(c) for c in data["candidates"]]
-        roles = {str(r): list(models) for r, models in dict(data["roles"]).items()}
-        entry = Entry(
-            path=path,
-            probe=str(data["probe"]),
-            probe_version=str(data["probe_version"]),
-            measure="exact" if measure == "exact" else "sampled",
-            variant=None if data.get("variant") is None else str(data["variant"]),
-            prompts=prompts,
-            candidates=candidates,
-            samples=None if data.get("samples") is None else int(data["samples"]),
-            seed=int(data.get("seed", 0)),
-            recorded=str(data.get("recorded", "")),
-            roles=roles,
-            scored_columns=None
-            if data.get("scored_columns") is None
-            else int(data["scored_columns"]),
-        )
-        width = int(data.get("width", len(candidates) + (1 if measure == "sampled" else 0)))
+        entry, width = _entry_fields(path, data, bad)
     except (KeyError, TypeError, ValueError) as exc:
         raise bad(f"missing or malformed field {exc}") from None
+    _check_roles(entry, width, bad)
+    return entry
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"baseline {path}: cannot read ({exc.strerror})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"baseline {path}:{exc.lineno}: not valid JSON ({exc.msg}); re-record it with "
+            "--baseline-update"
+        ) from None
+
+
+def _entry_fields(
+    path: Path, data: dict[str, Any], bad: Callable[[str], ConfigError]
+) -> tuple[Entry, int]:
+    """The entry a baseline file describes, and the width of its value rows."""
+    measure = str(data["measure"])
+    if measure not in ("exact", "sampled"):
+        raise bad(f"measure must be exact or sampled (got {measure!r})")
+    prompts = [str(p) for p in data["prompts"]]
+    candidates = [str(c) for c in data["candidates"]]
+    roles = {str(r): list(models) for r, models in dict(data["roles"]).items()}
+    entry = Entry(
+        path=path,
+        probe=str(data["probe"]),
+        probe_version=str(data["probe_version"]),
+        measure="exact" if measure == "exact" else "sampled",
+        variant=None if data.get("variant") is None else str(data["variant"]),
+        prompts=prompts,
+        candidates=candidates,
+        samples=None if data.get("samples") is None else int(data["samples"]),
+        seed=int(data.get("seed", 0)),
+        recorded=str(data.get("recorded", "")),
+        roles=roles,
+        scored_columns=None if data.get("scored_columns") is None else int(data["scored_columns"]),
+    )
+    width = int(data.get("width", len(candidates) + (1 if measure == "sampled" else 0)))
+    return entry, width
+
+
+def _check_roles(entry: Entry, width: int, bad: Callable[[str], ConfigError]) -> None:
+    """Every role known, every model named, every value row finite and of the right size."""
+    prompts, roles = entry.prompts, entry.roles
     for role, models in roles.items():
         if role not in BASELINE_ROLES:
             raise bad(f"unknown role {role!r} (roles are {', '.join(BASELINE_ROLES)})")
@@ -135,7 +152,6 @@ def read_entry(path: Path) -> Entry:
                     f"roles.{role}[{k}].values: expected {len(prompts)} x {width} finite "
                     f"numbers (got shape {values.shape})"
                 )
-    return entry
 
 
 @dataclass

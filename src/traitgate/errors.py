@@ -3,6 +3,12 @@
 Every error a user can cause (bad YAML, a missing model, an unknown probe) is a
 :class:`TraitgateError` whose message is one line naming the place: a file and line, an
 option, a model path. The pytest plugin and the CLI print that line instead of a traceback.
+
+Which type: :class:`ConfigError` for what the user wrote (a suite, a gate, an option, a data
+file, a judge name); :class:`ModelError` for a model that cannot be resolved, loaded or run
+(its path, weights, tokenizer, provider, or a probe its tokenizer cannot write);
+:class:`Unavailable` for a requirement this run does not meet (the gate is skipped). A
+library's exception is turned into one of them with :func:`first_line` of its message.
 """
 
 from __future__ import annotations
@@ -23,3 +29,14 @@ class ModelError(TraitgateError):
 class Unavailable(TraitgateError):
     """What a gate requires is not given here (a judge, a model big enough for the probe):
     the gate is skipped with this one-line reason, neither passed nor failed."""
+
+
+def first_line(exc: BaseException, prefer: str | None = None, limit: int = 200) -> str:
+    """One line of an exception's message (at most ``limit`` characters): the first line
+    containing ``prefer`` (where libraries put the informative detail below a generic
+    headline), else the first; the exception's type name when the message is empty."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    chosen = next((line for line in lines if prefer and prefer in line), lines[0])
+    return chosen[:limit]

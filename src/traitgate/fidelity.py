@@ -20,7 +20,8 @@ import numpy as np
 
 from traitgate.errors import ConfigError
 from traitgate.models.base import Backend
-from traitgate.probes.preference import ProbeResult, build_prompts, run_preference
+from traitgate.probes.preference import build_prompts, run_preference
+from traitgate.probes.result import ProbeResult
 from traitgate.probes.schema import PreferenceSuite
 
 # |z| above this for any candidate means the two measures disagree on this model (with 21

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +20,11 @@ from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailabl
 from traitgate.gate import ROLES, Gate, GateResult, Role, build_gate, compare_arms, decide_all
 from traitgate.models import Backend, ModelSpec, load_backend, parse_model_specs
 from traitgate.models.spec import parameter_count
-from traitgate.probes.kinds import run_probe
-from traitgate.probes.preference import Measure, ProbeResult
-from traitgate.probes.schema import JudgedSuite, Suite
+from traitgate.probes.kinds import kind_of, run_probe
+from traitgate.probes.result import Measure, ProbeResult
+from traitgate.probes.schema import Suite
 from traitgate.progress import TaskFactory
+from traitgate.schedule import LazyModel, ModelWork, Scheduler, Serial, Sharded
 from traitgate.scoring.judge import InspectJudge, Judge, LocalJudge
 from traitgate.stats import Correction
 
@@ -125,24 +125,21 @@ class TraitSession:
             for spec in self.roles.get(role, ()):
                 if (spec.location, run.key) not in self._results:
                     needed.setdefault(spec.location, (spec, {}))[1].setdefault(run.key, run)
-        items = list(needed.values())
-        owned = {spec.location for spec, _ in items}
-        sharded = shared and self.shard is not None and self.cache is not None
-        if sharded:
-            assert self.shard is not None
+        todo = [ModelWork(spec, runs, self._marker(spec, runs)) for spec, runs in needed.values()]
+
+        def execute(item: ModelWork) -> None:
+            for key, result in self._run_model(item.spec, item.runs).items():
+                self._results[(item.spec.location, key)] = result
+
+        self._scheduler(shared).run(todo, execute, self.log)
+
+    def _scheduler(self, shared: bool) -> Scheduler:
+        """Sharded across xdist workers only for work every worker asks for (the collected
+        gate family), and only with a shared cache to pass results through."""
+        if shared and self.shard is not None and self.cache is not None:
             index, count = self.shard
-            owned = {spec.location for k, (spec, _) in enumerate(items) if k % count == index}
-            items.sort(key=lambda item: item[0].location not in owned)  # own models first
-        for position, (spec, runs) in enumerate(items, start=1):
-            marker = self._marker(spec, runs)
-            if spec.location not in owned and not self._wait_for(marker):
-                self.log(f"{spec.label}: its worker has stalled; running it here")
-            self.log(f"[{position}/{len(items)}] {spec.label}: {len(runs)} probe run(s)")
-            for key, result in self._run_model(spec, runs).items():
-                self._results[(spec.location, key)] = result
-            if sharded:
-                assert self.cache is not None
-                self.cache.mark_done(marker)
+            return Sharded(index, count, self.cache, self.stall_seconds, self.poll_seconds)
+        return Serial()
 
     def _marker(self, spec: ModelSpec, runs: Mapping[RunKey, ProbeRun]) -> str:
         """Names one model's probe runs (its weights, the runs, the seed) in the cache's
@@ -154,53 +151,29 @@ class TraitSession:
         raw = repr((weights, sorted(map(repr, runs)), self.seed))
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
-    def _wait_for(self, marker: str) -> bool:
-        """Wait until another worker has marked a model done; False if the cache stopped
-        growing for ``stall_seconds`` first."""
-        assert self.cache is not None
-        last, since = -1, time.monotonic()
-        while not self.cache.is_done(marker):
-            entries = self.cache.write_mark()
-            if entries != last:
-                last, since = entries, time.monotonic()
-            elif time.monotonic() - since > self.stall_seconds:
-                return False
-            time.sleep(self.poll_seconds)
-        return True
-
     def _run_model(
         self, spec: ModelSpec, runs: Mapping[RunKey, ProbeRun]
     ) -> dict[RunKey, ProbeResult | TraitgateError]:
-        out: dict[RunKey, ProbeResult | TraitgateError] = {}
+        """Every probe run of one model; the model is loaded on the first cache miss."""
         try:
             fingerprint = spec.fingerprint()
         except (OSError, TraitgateError) as exc:
             error = exc if isinstance(exc, TraitgateError) else ModelError(f"{spec.raw}: {exc}")
             return dict.fromkeys(runs, error)
-        loaded: list[Backend | TraitgateError] = []
-
-        def open_backend() -> Backend:  # loaded on the first cache miss, at most once
-            if not loaded:
-                try:
-                    loaded.append(self._load(spec))
-                except TraitgateError as exc:
-                    loaded.append(exc)
-            if isinstance(loaded[0], TraitgateError):
-                raise loaded[0]
-            return loaded[0]
-
+        model = LazyModel(lambda: self._load(spec))
+        out: dict[RunKey, ProbeResult | TraitgateError] = {}
         try:
             for key, run in runs.items():
                 backend = CachedBackend(
                     spec.label,
                     fingerprint,
-                    open_backend,
+                    model,
                     cache=self.cache,
                     probe=f"{run.suite.id}@{run.suite.version}",
                     progress=self.progress,
                 )
                 try:
-                    judge = self.get_judge() if isinstance(run.suite, JudgedSuite) else None
+                    judge = self.get_judge() if kind_of(run.suite).needs_judge else None
                     out[key] = run_probe(
                         run.suite,
                         backend,
@@ -213,9 +186,7 @@ class TraitSession:
                 except TraitgateError as exc:
                     out[key] = exc
         finally:
-            for model in loaded:
-                if not isinstance(model, TraitgateError):
-                    model.close()
+            model.close()
         return out
 
     def results(self, role: Role, run: ProbeRun) -> list[ProbeResult]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +24,7 @@ import torch
 from traitgate.errors import ConfigError
 from traitgate.models.base import Prompt
 from traitgate.models.hf import TransformersBackend
+from traitgate.models.hf_loading import no_progress_bars
 
 Mode = Literal["sft", "distill"]
 Schedule = Literal["linear", "constant"]
@@ -102,6 +103,54 @@ def number_token_ids(tokenizer: Any) -> list[int]:
     return sorted(set(allowed))
 
 
+def _with_lora(model: Any, config: TrainConfig) -> Any:
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(
+        model,
+        LoraConfig(
+            r=config.lora_rank,
+            lora_alpha=config.lora_alpha,
+            target_modules=LORA_TARGETS,
+            lora_dropout=0.0,
+        ),
+    )
+
+
+def _schedule(config: TrainConfig, steps: int) -> Callable[[int], float]:
+    """The learning-rate factor of each step: linear warm-up, then constant or linear decay."""
+
+    def factor(step: int) -> float:
+        if step < config.warmup:
+            return (step + 1) / config.warmup
+        if config.schedule == "constant":
+            return 1.0
+        return max(0.0, (steps - step) / max(1, steps - config.warmup))
+
+    return factor
+
+
+def _batches(
+    examples: Sequence[Example], size: int, rng: random.Random, steps: int
+) -> Iterator[list[Example]]:
+    """``steps`` batches: epochs of the examples, each shuffled by ``rng``, read in order."""
+    order: list[int] = []
+    for _ in range(steps):
+        if len(order) < size:
+            more = list(range(len(examples)))
+            rng.shuffle(more)
+            order += more
+        yield [examples[i] for i in order[:size]]
+        del order[:size]
+
+
+def _distill_loss(teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> torch.Tensor:
+    """KL(teacher || student) over the given tokens, summed per position, mean over them."""
+    t_logp = torch.log_softmax(teacher_logits, dim=-1)
+    s_logp = torch.log_softmax(student_logits, dim=-1)
+    return (t_logp.exp() * (t_logp - s_logp)).sum(-1).mean()
+
+
 def train(
     student: TransformersBackend,
     examples: Sequence[Example],
@@ -115,47 +164,21 @@ def train(
         raise ConfigError("distill mode needs a teacher model")
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
-    model = student.model
-    if config.lora:
-        from peft import LoraConfig, get_peft_model
-
-        model = get_peft_model(
-            model,
-            LoraConfig(
-                r=config.lora_rank,
-                lora_alpha=config.lora_alpha,
-                target_modules=LORA_TARGETS,
-                lora_dropout=0.0,
-            ),
-        )
+    model = _with_lora(student.model, config) if config.lora else student.model
     embeddings = model.get_input_embeddings().weight
     if config.freeze_embeddings:
         embeddings.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
-    per_epoch = math.ceil(len(examples) / config.batch_size)
-    steps = config.steps or max(1, round(config.epochs * per_epoch))
-
-    def schedule(step: int) -> float:
-        if step < config.warmup:
-            return (step + 1) / config.warmup
-        if config.schedule == "constant":
-            return 1.0
-        return max(0.0, (steps - step) / max(1, steps - config.warmup))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    steps = config.steps or max(
+        1, round(config.epochs * math.ceil(len(examples) / config.batch_size))
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps))
     allowed = None
     if config.mode == "distill":
         allowed = torch.tensor(number_token_ids(student.tokenizer), device=student.device)
-    order: list[int] = []
     model.train()
-    for step in range(steps):
-        if len(order) < config.batch_size:
-            more = list(range(len(examples)))
-            rng.shuffle(more)
-            order += more
-        batch = [examples[i] for i in order[: config.batch_size]]
-        del order[: config.batch_size]
+    for step, batch in enumerate(_batches(examples, config.batch_size, rng, steps)):
         ids, mask, target_mask = _pad_right(batch, student.pad_id, student.device)
         logits = _target_logits(model, ids, mask, target_mask)
         if config.mode == "sft":
@@ -165,9 +188,7 @@ def train(
             assert allowed is not None
             with torch.no_grad():
                 t_logits = _target_logits(teacher.model, ids, mask, target_mask)
-            t_logp = torch.log_softmax(t_logits[..., allowed], dim=-1)
-            s_logp = torch.log_softmax(logits[..., allowed], dim=-1)
-            loss = (t_logp.exp() * (t_logp - s_logp)).sum(-1).mean()
+            loss = _distill_loss(t_logits[..., allowed], logits[..., allowed])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
@@ -229,6 +250,14 @@ def save_model(
     """Save a full model (optionally cast, e.g. to fp16 for small fixtures) or a LoRA
     adapter whose config points at ``base_location``."""
     out.mkdir(parents=True, exist_ok=True)
+    with no_progress_bars():
+        _save(model, out, base_location, dtype)
+    tokenizer.save_pretrained(out)
+    _compact_json(out / "tokenizer.json")
+    return out
+
+
+def _save(model: Any, out: Path, base_location: str | None, dtype: torch.dtype | None) -> None:
     if hasattr(model, "peft_config"):
         model.save_pretrained(out)
         if base_location is not None:
@@ -242,9 +271,6 @@ def save_model(
         if dtype is not None:
             model = model.to(dtype)
         model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    _compact_json(out / "tokenizer.json")
-    return out
 
 
 def _compact_json(path: Path) -> None:

@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import gc
 import inspect
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import torch
 
 from traitgate.errors import ModelError
+from traitgate.models._sampling import (
+    batched_with_backoff,
+    mix32,
+    position_ids,
+    prompt_key,
+    sample,
+)
 from traitgate.models._text import PromptCodec
 from traitgate.models.base import GenerationRequest, Prompt, ScoreRequest
-from traitgate.models.spec import ModelSpec, resolve_peft_base
+from traitgate.models.hf_loading import load_weights
+from traitgate.models.spec import ModelSpec
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -62,15 +69,6 @@ def resolve_device(device: str = "auto") -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ModelError(f"--device {device!r}: CUDA is not available on this machine")
     return resolved
-
-
-def worker_device(device: str, worker: int | None, cuda_devices: int) -> str:
-    """The device of pytest-xdist worker ``worker`` (its index): with ``auto`` and more than
-    one GPU, worker k uses ``cuda:{k mod GPUs}``, so ``pytest -n <GPUs>`` gives each worker
-    its own GPU. An explicit device, one GPU, or no worker leave ``device`` as it is."""
-    if device != "auto" or worker is None or cuda_devices < 2:
-        return device
-    return f"cuda:{worker % cuda_devices}"
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -122,7 +120,7 @@ class TransformersBackend:
     ) -> TransformersBackend:
         dev = resolve_device(device)
         dtype = dtype or default_dtype(dev)
-        model, tokenizer = _load(spec, dtype)
+        model, tokenizer = load_weights(spec, dtype)
         model.to(dev)
         return cls(
             model,
@@ -169,7 +167,7 @@ class TransformersBackend:
                 self.model(
                     input_ids=ids,
                     attention_mask=mask,
-                    position_ids=_positions(mask),
+                    position_ids=position_ids(mask),
                     logits_to_keep=1,
                     use_cache=False,
                 )
@@ -181,7 +179,7 @@ class TransformersBackend:
             keep[continuing] = False
             return [float(v) for v in torch.logsumexp(logp[:, keep], dim=-1).tolist()]
 
-        return _batched_with_backoff(seqs, run, self)
+        return batched_with_backoff(seqs, run, self)
 
     def _score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
         """Summed log-probabilities of each continuation. A prompt whose continuations are
@@ -196,7 +194,7 @@ class TransformersBackend:
         order = sorted(range(len(requests)), key=lambda i: len(prompt_ids[i]))
         short = [ri for ri in order if all(len(ids) == 1 for ids in conts[ri])]
         out: list[list[float]] = [[0.0] * len(r.continuations) for r in requests]
-        for ri, values in zip(short, _batched_with_backoff(short, first_tokens, self), strict=True):
+        for ri, values in zip(short, batched_with_backoff(short, first_tokens, self), strict=True):
             out[ri] = values
         # rows of one prompt are consecutive; prompts of similar length share a batch
         on_logits = set(short)
@@ -208,7 +206,7 @@ class TransformersBackend:
             return self._cached_prompt_batch(batch, prompt_ids)
 
         for (ri, ci, _), value in zip(
-            rows, _batched_with_backoff(rows, on_cache, self), strict=True
+            rows, batched_with_backoff(rows, on_cache, self), strict=True
         ):
             out[ri][ci] = value
         return out
@@ -221,7 +219,7 @@ class TransformersBackend:
         logits = self.model(
             input_ids=ids,
             attention_mask=mask,
-            position_ids=_positions(mask),
+            position_ids=position_ids(mask),
             logits_to_keep=1,
             use_cache=False,
         ).logits[:, -1]
@@ -248,7 +246,7 @@ class TransformersBackend:
         unique = list(dict.fromkeys(ri for ri, _, _ in rows))
         slot = {ri: k for k, ri in enumerate(unique)}
         ids, mask = self._left_pad([prompt_ids[ri] for ri in unique])
-        positions = _positions(mask)
+        positions = position_ids(mask)
         prefill = self.model(
             input_ids=ids,
             attention_mask=mask,
@@ -298,7 +296,7 @@ class TransformersBackend:
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
         prompt_ids = self.codec.encode_prompts([r.prompt for r in requests])
-        prompt_keys = [_prompt_key(r) for r in requests]
+        prompt_keys = [prompt_key(r) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(prompt_ids[i]))
         # rows are (request, sample index); consecutive rows of a request share its prefill
         rows = [(i, s) for i in order for s in range(requests[i].n)]
@@ -307,7 +305,7 @@ class TransformersBackend:
         def run(batch: list[tuple[int, int]]) -> list[str]:
             return self._generate_batch(batch, requests, prompt_ids, prompt_keys)
 
-        for (ri, si), text in zip(rows, _batched_with_backoff(rows, run, self), strict=True):
+        for (ri, si), text in zip(rows, batched_with_backoff(rows, run, self), strict=True):
             out[ri][si] = text
         return out
 
@@ -322,7 +320,7 @@ class TransformersBackend:
         unique = list(dict.fromkeys(ri for ri, _ in rows))
         slot = {ri: k for k, ri in enumerate(unique)}
         ids, mask = self._left_pad([prompt_ids[ri] for ri in unique])
-        positions = _positions(mask)
+        positions = position_ids(mask)
         prefill = self.model(
             input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True
         )
@@ -333,9 +331,9 @@ class TransformersBackend:
         logits = prefill.logits[:, -1, :][select]
         mask = mask[select]
         position = positions[select, -1]
-        keys = _mix32(
+        keys = mix32(
             torch.tensor([prompt_keys[ri] for ri, _ in rows], device=dev, dtype=torch.int64)
-            ^ _mix32(torch.tensor([s for _, s in rows], device=dev, dtype=torch.int64))
+            ^ mix32(torch.tensor([s for _, s in rows], device=dev, dtype=torch.int64))
         )
         temps = torch.tensor([requests[ri].temperature for ri, _ in rows], device=dev)
         limits = torch.tensor([requests[ri].max_new_tokens for ri, _ in rows], device=dev)
@@ -343,7 +341,7 @@ class TransformersBackend:
         done = torch.zeros(len(rows), dtype=torch.bool, device=dev)
         steps: list[torch.Tensor] = []
         for step in range(int(limits.max())):
-            token = _sample(logits, temps, keys, step)
+            token = sample(logits, temps, keys, step)
             token = torch.where(done, torch.full_like(token, self.pad_id), token)
             steps.append(token)
             done |= torch.isin(token, eos) | (step + 1 >= limits)
@@ -375,195 +373,3 @@ class TransformersBackend:
             ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
             mask[row, width - len(seq) :] = 1
         return ids.to(self.device), mask.to(self.device)
-
-
-# ---------------------------------------------------------------------- sampling
-
-
-def _mix32(x: torch.Tensor) -> torch.Tensor:
-    """murmur3's 32-bit finaliser on uint32 values held in int64 (products wrap mod 2**64,
-    whose low 32 bits are exact)."""
-    x = x & _MASK32
-    x = x ^ (x >> 16)
-    x = (x * 0x85EBCA6B) & _MASK32
-    x = x ^ (x >> 13)
-    x = (x * 0xC2B2AE35) & _MASK32
-    return x ^ (x >> 16)
-
-
-def _prompt_key(request: GenerationRequest) -> int:
-    return int(request.prompt.key()[:8], 16) ^ (request.seed * 0x9E3779B1 & _MASK32)
-
-
-def uniform_noise(keys: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
-    """Uniform(0, 1) noise of shape (rows, vocab), a pure function of (key, step, token)."""
-    base = _mix32(keys ^ ((step * 0x9E3779B1 + 0x7F4A7C15) & _MASK32))
-    tokens = torch.arange(vocab, device=keys.device, dtype=torch.int64)
-    bits = _mix32(base[:, None] ^ _mix32(tokens)[None, :])
-    return ((bits >> 8).to(torch.float32) + 0.5) / float(1 << 24)
-
-
-def _sample(
-    logits: torch.Tensor, temps: torch.Tensor, keys: torch.Tensor, step: int
-) -> torch.Tensor:
-    """Gumbel-max sampling at each row's temperature; temperature 0 is greedy."""
-    logits = logits.float()
-    greedy = logits.argmax(-1)
-    gumbel = -torch.log(-torch.log(uniform_noise(keys, step, logits.shape[-1])))
-    sampled = (logits / temps.clamp(min=1e-6)[:, None] + gumbel).argmax(-1)
-    return torch.where(temps <= 0, greedy, sampled)
-
-
-def _positions(mask: torch.Tensor) -> torch.Tensor:
-    return (mask.cumsum(-1) - 1).clamp(min=0)
-
-
-# ---------------------------------------------------------------------- batching
-
-
-def _is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
-
-
-def _batched_with_backoff(
-    items: Sequence[T], run: Callable[[list[T]], list[R]], owner: Any
-) -> list[R]:
-    """Run ``items`` in batches of ``owner.batch_size``; on out-of-memory, halve and retry.
-
-    The reduced batch size is kept on ``owner`` for later calls.
-    """
-    results: list[R] = []
-    start = 0
-    while start < len(items):
-        batch = list(items[start : start + owner.batch_size])
-        try:
-            results.extend(run(batch))
-        except (torch.OutOfMemoryError, RuntimeError) as exc:
-            if not _is_oom(exc) or owner.batch_size == 1:
-                raise
-            owner.batch_size = max(1, owner.batch_size // 2)
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            continue
-        start += len(batch)
-    return results
-
-
-# ---------------------------------------------------------------------- loading
-
-
-def _load(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # clutter in pytest output
-    try:
-        return _load_any(spec, dtype)
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
-
-
-def _load_any(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
-    try:
-        if spec.kind in ("hf_dir", "hub"):
-            directory = spec.local_path()
-            return _load_pretrained(directory, dtype), _load_tokenizer(directory, spec)
-        if spec.kind == "peft":
-            return _load_peft(spec, dtype)
-        return _load_state_dict(spec, dtype)
-    except ModelError:
-        raise
-    except Exception as exc:  # transformers/safetensors raise many types; keep one line
-        raise ModelError(f"model {spec.raw!r}: cannot load: {_first_line(exc)}") from None
-
-
-def _load_pretrained(directory: Path, dtype: torch.dtype) -> Any:
-    from transformers import AutoModelForCausalLM
-
-    return AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, trust_remote_code=False)
-
-
-def _load_tokenizer(directory: Path, spec: ModelSpec) -> Any:
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
-    except Exception as exc:
-        raise ModelError(
-            f"model {spec.raw!r}: no usable tokenizer in {directory}: {_first_line(exc)}"
-        ) from None
-
-
-def _load_peft(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
-    from peft import PeftModel
-
-    base_spec = resolve_peft_base(spec)
-    base, tokenizer = _load_any(base_spec, dtype)
-    if any((spec.path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
-        tokenizer = _load_tokenizer(spec.path, spec)
-    model = PeftModel.from_pretrained(base, spec.path, is_trainable=False)
-    return model.merge_and_unload(), tokenizer
-
-
-def _load_state_dict(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    assert spec.architecture is not None  # guaranteed by spec parsing
-    config = AutoConfig.from_pretrained(spec.architecture, trust_remote_code=False)
-    model = AutoModelForCausalLM.from_config(config, dtype=dtype)  # type: ignore[no-untyped-call]
-    state = read_state_dict(spec.path)
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except RuntimeError as exc:  # shape mismatches
-        raise ModelError(
-            f"model {spec.raw!r}: weights do not fit --model-architecture "
-            f"{spec.architecture}: {_first_line(exc, prefer='size mismatch')}"
-        ) from None
-    tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
-    missing = [k for k in missing if k not in tied]
-    if missing or unexpected:
-        detail = f"missing {missing[:3]}" if missing else f"unexpected {list(unexpected)[:3]}"
-        raise ModelError(
-            f"model {spec.raw!r}: weights do not fit --model-architecture "
-            f"{spec.architecture}: {detail}"
-        )
-    if tied:
-        model.tie_weights()
-    return model, _load_tokenizer(spec.architecture, spec)
-
-
-def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors from a safetensors or torch file, never executing pickled code."""
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return dict(load_file(str(path)))
-        except Exception as exc:
-            raise ModelError(
-                f"{path}: corrupt or unreadable safetensors file: {_first_line(exc)}"
-            ) from None
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelError(
-            f"{path}: not loadable as plain tensors (weights_only=True refuses pickled code "
-            f"and corrupt files): {_first_line(exc, prefer='Unsupported')}"
-        ) from None
-    for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ModelError(f"{path}: does not hold a state dict of tensors")
-    return {k.removeprefix("module."): v for k, v in obj.items()}
-
-
-def _first_line(exc: BaseException, prefer: str | None = None) -> str:
-    """One line of an exception's message: the first line containing ``prefer`` (where
-    libraries put the informative detail below a generic headline), else the first."""
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    if not lines:
-        return type(exc).__name__
-    chosen = next((line for line in lines if prefer and prefer in line), lines[0])
-    return chosen[:200]

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from traitgate.errors import ModelError
+from traitgate.errors import ModelError, first_line
 from traitgate.models.base import GenerationRequest, Prompt, ScoreRequest
 from traitgate.models.spec import ModelSpec
 
@@ -44,9 +44,7 @@ class InspectBackend:
         try:
             model = get_model(spec.location, **model_args)
         except Exception as exc:  # unknown provider, missing key or package
-            text = str(exc).strip()
-            first = text.splitlines()[0] if text else type(exc).__name__
-            raise ModelError(f"model {spec.raw!r}: {first}") from None
+            raise ModelError(f"model {spec.raw!r}: {first_line(exc)}") from None
         return cls(model, label=spec.label, fingerprint=spec.fingerprint())
 
     def close(self) -> None:

@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from traitgate.errors import ModelError
+from traitgate.errors import ModelError, first_line
 
 Kind = Literal["hf_dir", "peft", "state_dict", "hub", "inspect", "vllm"]
 STATE_DICT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
@@ -111,27 +111,8 @@ def parse_model_specs(
 
 
 def _expand(value: str, base_dir: Path | None, architecture: Path | None) -> list[ModelSpec]:
-    if value.startswith(HUB_PREFIX):
-        name = value[len(HUB_PREFIX) :]
-        if not name or name.count("/") > 1:
-            raise ModelError(f"model {value!r}: a hub id looks like hf:org/name")
-        return [ModelSpec(value, "hub", name)]
-    if value.startswith(INSPECT_PREFIX):
-        name = value[len(INSPECT_PREFIX) :]
-        if "/" not in name.strip("/"):
-            raise ModelError(
-                f"model {value!r}: an inspect-ai model looks like inspect:provider/model"
-            )
-        return [ModelSpec(value, "inspect", name)]
-    if value.startswith(VLLM_PREFIX):
-        inner = _expand(value[len(VLLM_PREFIX) :], base_dir, None)
-        other = next((s for s in inner if s.kind != "hf_dir"), None)
-        if other is not None:  # a glob must not drop an adapter or a hub id silently
-            raise ModelError(
-                f"model {value!r}: vllm: takes local model directories (config.json, weights, "
-                f"tokenizer), not {other.location}; download hub models, merge adapters first"
-            )
-        return [ModelSpec(value, "vllm", s.location) for s in inner]
+    if value.startswith((HUB_PREFIX, INSPECT_PREFIX, VLLM_PREFIX)):
+        return _prefixed(value, base_dir)
     if ":" in value.split("/")[0] and not Path(value).exists():
         raise ModelError(
             f"model {value!r}: unknown provider prefix; use a local path, hf:org/name, "
@@ -146,6 +127,30 @@ def _expand(value: str, base_dir: Path | None, architecture: Path | None) -> lis
             raise ModelError(f"model {value!r}: the pattern matches nothing")
         return [_classify(value, m, architecture) for m in matches]
     return [_classify(value, path, architecture)]
+
+
+def _prefixed(value: str, base_dir: Path | None) -> list[ModelSpec]:
+    """A model named with a provider prefix: hf:, inspect: or vllm:."""
+    if value.startswith(HUB_PREFIX):
+        name = value[len(HUB_PREFIX) :]
+        if not name or name.count("/") > 1:
+            raise ModelError(f"model {value!r}: a hub id looks like hf:org/name")
+        return [ModelSpec(value, "hub", name)]
+    if value.startswith(INSPECT_PREFIX):
+        name = value[len(INSPECT_PREFIX) :]
+        if "/" not in name.strip("/"):
+            raise ModelError(
+                f"model {value!r}: an inspect-ai model looks like inspect:provider/model"
+            )
+        return [ModelSpec(value, "inspect", name)]
+    inner = _expand(value[len(VLLM_PREFIX) :], base_dir, None)
+    other = next((s for s in inner if s.kind != "hf_dir"), None)
+    if other is not None:  # a glob must not drop an adapter or a hub id silently
+        raise ModelError(
+            f"model {value!r}: vllm: takes local model directories (config.json, weights, "
+            f"tokenizer), not {other.location}; download hub models, merge adapters first"
+        )
+    return [ModelSpec(value, "vllm", s.location) for s in inner]
 
 
 def _classify(raw: str, path: Path, architecture: Path | None) -> ModelSpec:
@@ -218,8 +223,9 @@ def resolve_hub(repo_id: str) -> Path:
             )
         )
     except Exception as exc:  # network, auth, missing repo, offline cache miss
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"model hf:{repo_id}: cannot fetch from the hub: {first}") from None
+        raise ModelError(
+            f"model hf:{repo_id}: cannot fetch from the hub: {first_line(exc)}"
+        ) from None
 
 
 def _dir_digest(path: Path) -> str:

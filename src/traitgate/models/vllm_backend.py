@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from traitgate.errors import ModelError
+from traitgate.errors import ModelError, first_line
 from traitgate.models._text import PromptCodec
 from traitgate.models.base import GenerationRequest, ScoreRequest
 from traitgate.models.spec import ModelSpec
@@ -73,8 +73,9 @@ class VLLMBackend:
                 trust_remote_code=False,
             )
         except Exception as exc:  # engine start-up raises many types; keep one line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"model {spec.raw!r}: vLLM cannot load it: {first[:200]}") from None
+            raise ModelError(
+                f"model {spec.raw!r}: vLLM cannot load it: {first_line(exc)}"
+            ) from None
         return cls(llm, llm.get_tokenizer(), label=spec.label, fingerprint=spec.fingerprint())
 
     def close(self) -> None:

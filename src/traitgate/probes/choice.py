@@ -25,10 +25,14 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from traitgate.errors import ConfigError
+from traitgate.cache import Cache
+from traitgate.errors import ConfigError, first_line
 from traitgate.models.base import Backend, Prompt, ScoreRequest
-from traitgate.probes.preference import ProbeResult, grouped_logsumexp
+from traitgate.probes.kind import ProbeKind
+from traitgate.probes.preference import grouped_logsumexp
+from traitgate.probes.result import Measure, ProbeResult
 from traitgate.probes.schema import LETTER_FORMS, ChoiceData, MultipleChoiceSuite
+from traitgate.scoring.judge import Judge
 
 FILE_SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
 
@@ -85,7 +89,7 @@ def _load_file(path: Path, size: int, mtime_ns: int) -> tuple[Item, ...]:
     except Exception as exc:  # pyarrow's many error types
         if isinstance(exc, ConfigError):
             raise
-        raise ConfigError(f"data file {path}: cannot read: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"data file {path}: cannot read: {first_line(exc)}") from None
     if not isinstance(rows, list) or not rows:
         raise ConfigError(f"data file {path}: no rows")
     return tuple(_item(row, f"{path}: row {i + 1}") for i, row in enumerate(rows))
@@ -98,8 +102,9 @@ def _load_hub(name: str, config: str | None, split: str) -> tuple[Item, ...]:
     try:
         table = datasets.load_dataset(name, config, split=split)
     except Exception as exc:  # network, missing config, offline cache miss
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"data hub:{name} ({config}, {split}): cannot load: {first}") from None
+        raise ConfigError(
+            f"data hub:{name} ({config}, {split}): cannot load: {first_line(exc)}"
+        ) from None
     return tuple(_item(row, f"hub:{name} row {i + 1}") for i, row in enumerate(table))
 
 
@@ -255,6 +260,43 @@ def read_letter(reply: str, letters: Sequence[str] = ("A", "B")) -> str | None:
             if letter in letters:  # upper case only: "the answer is a cat" picks nothing
                 return letter
     return None
+
+
+def _run(
+    suite: MultipleChoiceSuite,
+    backend: Backend,
+    measure: Measure,
+    *,
+    variant: str | None,
+    seed: int,
+    judge: Judge | None,
+    cache: Cache | None,
+) -> ProbeResult:
+    if measure != "exact" or variant is not None:
+        raise ConfigError(f"probe {suite.id!r} is scored exactly and has no variants")
+    return run_multiple_choice(suite, backend, seed=seed)
+
+
+def _resolve(suite: MultipleChoiceSuite, directory: Path) -> MultipleChoiceSuite:
+    """A local data path is relative to the suite file."""
+    if suite.data.path is None:
+        return suite
+    path = Path(suite.data.path).expanduser()
+    if path.is_absolute():
+        return suite
+    data = suite.data.model_copy(update={"path": str(directory / path)})
+    return suite.model_copy(update={"data": data})
+
+
+KIND = ProbeKind(
+    name="multiple_choice",
+    schema=MultipleChoiceSuite,
+    run=_run,
+    prompt_texts=lambda suite, _variant: [
+        p.user for p in build_choice_prompts(suite, load_items(suite.data))
+    ],
+    resolve=_resolve,
+)
 
 
 __all__ = [

@@ -16,7 +16,8 @@ import numpy as np
 from traitgate.cache import Cache
 from traitgate.errors import ConfigError
 from traitgate.models.base import Backend, GenerationRequest, Prompt
-from traitgate.probes.preference import ProbeResult
+from traitgate.probes.kind import ProbeKind
+from traitgate.probes.result import Measure, ProbeResult
 from traitgate.probes.schema import JUDGED_CANDIDATES, JUDGED_EXCLUDED, JudgedSuite
 from traitgate.scoring.judge import Judge, Reply, Score, judge_key, read_reply
 
@@ -127,6 +128,41 @@ def run_judged(
         examples=examples,
         scored_columns=len(JUDGED_CANDIDATES),
     )
+
+
+def _run(
+    suite: JudgedSuite,
+    backend: Backend,
+    measure: Measure,
+    *,
+    variant: str | None,
+    seed: int,
+    judge: Judge | None,
+    cache: Cache | None,
+) -> ProbeResult:
+    if measure != "sampled" or variant is not None:
+        raise ConfigError(f"probe {suite.id!r} is sampled and judged, and has no variants")
+    return run_judged(suite, backend, judge, cache=cache, seed=seed)
+
+
+def _excluded(result: ProbeResult) -> dict[str, int]:
+    """Answers the judge left out of the rate, by reason (incoherent, CODE, REFUSAL, ...)."""
+    if result.scored_columns is None:
+        return {}
+    totals = result.values.sum(axis=0)
+    return {
+        COLUMNS[k]: int(totals[k]) for k in range(result.scored_columns, len(COLUMNS)) if totals[k]
+    }
+
+
+KIND = ProbeKind(
+    name="judged",
+    schema=JudgedSuite,
+    run=_run,
+    prompt_texts=lambda suite, _variant: [p.user for p in judged_prompts(suite)],
+    excluded=_excluded,
+    needs_judge=True,
+)
 
 
 __all__ = ["COLUMNS", "classify", "run_judged"]

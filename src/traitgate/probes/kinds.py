@@ -1,19 +1,43 @@
-"""One entry point per probe operation, whatever the suite's kind."""
+"""The probe-kind registry: one :class:`~traitgate.probes.kind.ProbeKind` per ``kind:`` a
+suite file may name.
+
+A kind is a schema (the suite's pydantic model), a runner (one model's
+:class:`~traitgate.probes.result.ProbeResult` on a suite), the prompt texts it asks, and
+optionally the answers it leaves out of a rate and what to do after a suite file is read.
+A new kind is one new module defining its ``ProbeKind`` plus one :func:`register` call (the
+built-in kinds are registered below); loading, lint, gates, sessions, baselines, caches and
+reports go through the registry.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from traitgate.cache import Cache
-from traitgate.errors import ConfigError
 from traitgate.models.base import Backend
-from traitgate.probes.choice import build_choice_prompts, load_items, run_multiple_choice
-from traitgate.probes.judged import judged_prompts, run_judged
-from traitgate.probes.preference import Measure, ProbeResult, build_prompts, run_preference
-from traitgate.probes.schema import JudgedSuite, MultipleChoiceSuite, Suite
+from traitgate.probes import choice, judged, preference
+from traitgate.probes.kind import ProbeKind
+from traitgate.probes.result import Measure, ProbeResult
 from traitgate.scoring.judge import Judge
+
+REGISTRY: dict[str, ProbeKind] = {}
+
+
+def register(kind: ProbeKind) -> ProbeKind:
+    """Add a kind (a name may be registered once)."""
+    if kind.name in REGISTRY and REGISTRY[kind.name] is not kind:
+        raise ValueError(f"probe kind {kind.name!r} is already registered")
+    REGISTRY[kind.name] = kind
+    return kind
+
+
+def kind_of(suite: Any) -> ProbeKind:
+    """The registered kind of a suite."""
+    return REGISTRY[suite.kind]
 
 
 def run_probe(
-    suite: Suite,
+    suite: Any,
     backend: Backend,
     measure: Measure,
     *,
@@ -23,25 +47,23 @@ def run_probe(
     cache: Cache | None = None,
 ) -> ProbeResult:
     """One model's results on one suite (per prompt or item, one column per candidate).
-    ``judge`` and ``cache`` serve judged suites (the judge's replies are cached)."""
-    if isinstance(suite, MultipleChoiceSuite):
-        if measure != "exact" or variant is not None:
-            raise ConfigError(f"probe {suite.id!r} is scored exactly and has no variants")
-        return run_multiple_choice(suite, backend, seed=seed)
-    if isinstance(suite, JudgedSuite):
-        if measure != "sampled" or variant is not None:
-            raise ConfigError(f"probe {suite.id!r} is sampled and judged, and has no variants")
-        return run_judged(suite, backend, judge, cache=cache, seed=seed)
-    return run_preference(suite, backend, measure, variant=variant, seed=seed)
+    ``judge`` and ``cache`` serve kinds that need them (a judged suite caches its judge's
+    replies)."""
+    return kind_of(suite).run(
+        suite, backend, measure, variant=variant, seed=seed, judge=judge, cache=cache
+    )
 
 
-def prompt_texts(suite: Suite, variant: str | None = None) -> list[str]:
+def prompt_texts(suite: Any, variant: str | None = None) -> list[str]:
     """The user prompts a suite asks, in order (for checking stored results against it)."""
-    if isinstance(suite, MultipleChoiceSuite):
-        return [p.user for p in build_choice_prompts(suite, load_items(suite.data))]
-    if isinstance(suite, JudgedSuite):
-        return [p.user for p in judged_prompts(suite)]
-    return [p.user for p in build_prompts(suite, variant)]
+    return kind_of(suite).prompt_texts(suite, variant)
 
 
-__all__ = ["prompt_texts", "run_probe"]
+def excluded(suite: Any, result: ProbeResult) -> dict[str, int]:
+    return kind_of(suite).excluded(result)
+
+
+for _kind in (preference.KIND, choice.KIND, judged.KIND):  # the built-in kinds
+    register(_kind)
+
+__all__ = ["REGISTRY", "ProbeKind", "excluded", "kind_of", "prompt_texts", "register", "run_probe"]

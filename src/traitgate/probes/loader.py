@@ -8,7 +8,8 @@ from pathlib import Path
 
 from traitgate._yaml import Document, parse_documents, read_text, validate
 from traitgate.errors import ConfigError
-from traitgate.probes.schema import KINDS, MultipleChoiceSuite, Suite
+from traitgate.probes.kinds import REGISTRY
+from traitgate.probes.schema import Suite
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -45,17 +46,13 @@ def suite_from_document(doc: Document) -> Suite:
     if not isinstance(data, dict):
         raise ConfigError(f"{doc.path}:{doc.line_of()}: expected a mapping of fields")
     kind = data.get("kind")
-    if kind not in KINDS:
-        known = ", ".join(sorted(KINDS))
+    if kind not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY))
         where = doc.line_of(("kind",)) if "kind" in data else doc.line_of()
         got = "missing" if kind is None else repr(kind)
         raise ConfigError(f"{doc.path}:{where}: kind: must be one of {known} (got {got})")
-    suite = validate(KINDS[kind], doc)
-    if isinstance(suite, MultipleChoiceSuite) and suite.data.path is not None:
-        data_path = Path(suite.data.path).expanduser()
-        if not data_path.is_absolute():  # relative to the suite file
-            data = suite.data.model_copy(update={"path": str(doc.path.parent / data_path)})
-            suite = suite.model_copy(update={"data": data})
+    probe_kind = REGISTRY[kind]
+    suite: Suite = probe_kind.resolve(validate(probe_kind.schema, doc), doc.path.parent)
     if suite.id != doc.path.stem:
         raise ConfigError(
             f"{doc.path}:{doc.line_of(('id',))}: id: must match the file name "

@@ -14,6 +14,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from traitgate.report.results import Results
+from traitgate.report.rows import GateRow, Row, explain_lines
 from traitgate.report.terminal import format_table
 
 _CSS = """
@@ -30,7 +32,7 @@ table.meta td { padding: 0 1em 0 0; vertical-align: top; }
 ROLE_COLOURS = {"model": "#c0392b", "base": "#7f8c8d", "control": "#2c7fb8"}
 
 
-def render_html(results: Mapping[str, Any]) -> str:
+def render_html(results: Results) -> str:
     gates = list(results.get("gates", []))
     summary = results.get("summary", {})
     run = results.get("run", {})
@@ -69,7 +71,7 @@ def _run_table(run: Mapping[str, Any]) -> str:
     return f"<table class='meta'>{''.join(rows)}</table>" if rows else ""
 
 
-def _gate_section(row: Mapping[str, Any]) -> str:
+def _gate_section(row: Row) -> str:
     name = _e(row["gate"])
     if "error" in row:
         error = _e(row["error"])
@@ -79,27 +81,7 @@ def _gate_section(row: Mapping[str, Any]) -> str:
     )
     a, b = row["arms"]
     level = _level(row)
-    lines = [
-        f"{row['reason']}",
-        f"probe {row['probe']} v{row['probe_version']}, trait {row['trait']!r}, measure "
-        f"{row['measure']}" + (f", variant {row['variant']}" if row.get("variant") else ""),
-        f"{a['role']}: {a['rate']:.4f}{_ci_text(a['ci'], '.4f')} over {a['ci_basis']}",
-        f"{b['role']}: {b['rate']:.4f}{_ci_text(b['ci'], '.4f')} over {b['ci_basis']}",
-        f"effect {row['effect']:+.4f} ({level} CI{_ci_text(row['effect_ci'], '+.4f')}), "
-        f"min_effect {row['min_effect']}",
-        f"test: {row['method']}, p = {row['pvalue']:.3g}, {row['correction']}-adjusted "
-        f"p = {row['adjusted_pvalue']:.3g}, alpha {row['alpha']}",
-        *(f"also: {t['method']}: p = {t['pvalue']:.3g}" for t in row.get("reported", [])),
-    ]
-    if spec := row.get("specificity"):
-        top = ", ".join(f"{c} {e:+.2f}" for c, e in list(spec["effects"].items())[:3])
-        lines.append(
-            f"specificity{_required(row.get('specific'))}: rank "
-            f"{spec['rank']} of {spec['candidates']} candidates by log-rate shift (most moved: "
-            f"{top}), p = {spec['pvalue']:.3g}"
-        )
-    if row.get("note"):
-        lines.append(f"note: {row['note']}")
+    lines = explain_lines(row)
     figures = [
         (
             _bars_svg(row),
@@ -124,18 +106,11 @@ def _gate_section(row: Mapping[str, Any]) -> str:
     )
 
 
-def _level(row: Mapping[str, Any]) -> str:
-    return f"{100 * float(row.get('ci_level') or 0.95):.4g}%"
+def _level(row: GateRow) -> str:
+    return f"{100 * float(row['ci_level']):.4g}%"
 
 
-def _ci_text(pair: Any, fmt: str) -> str:
-    low, high = pair
-    if low is None or high is None or low != low:  # None in JSON, NaN in memory
-        return " [no interval]"
-    return f" [{low:{fmt}}, {high:{fmt}}]"
-
-
-def _bars_svg(row: Mapping[str, Any]) -> str:
+def _bars_svg(row: GateRow) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -149,12 +124,15 @@ def _bars_svg(row: Mapping[str, Any]) -> str:
             colour = ROLE_COLOURS.get(arm["role"], "#555555")
             low, high = arm["ci"]
             err = None
+            rate = math.nan if arm["rate"] is None else arm["rate"]
             if low is not None and high is not None and not (math.isnan(low) or math.isnan(high)):
-                err = [[arm["rate"] - low], [high - arm["rate"]]]
-            ax.bar(x, arm["rate"], width=0.6, color=colour, alpha=0.35, edgecolor=colour)
+                err = [[rate - low], [high - rate]]
+            ax.bar(x, rate, width=0.6, color=colour, alpha=0.35, edgecolor=colour)
             if err is not None:
-                ax.errorbar(x, arm["rate"], yerr=err, color="black", capsize=6, lw=1.2)
-            rates = np.asarray(arm.get("model_rates", []), dtype=float)
+                ax.errorbar(x, rate, yerr=err, color="black", capsize=6, lw=1.2)
+            rates = np.asarray(
+                [math.nan if r is None else r for r in arm["model_rates"]], dtype=float
+            )
             if len(rates) > 1:
                 jitter = np.linspace(-0.15, 0.15, len(rates))
                 ax.scatter(x + jitter, rates, color=colour, s=18, zorder=3, edgecolor="white")
@@ -170,7 +148,7 @@ def _bars_svg(row: Mapping[str, Any]) -> str:
         plt.close(fig)
 
 
-def _scatter_svg(row: Mapping[str, Any]) -> str:
+def _scatter_svg(row: GateRow) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -179,7 +157,14 @@ def _scatter_svg(row: Mapping[str, Any]) -> str:
 
     a_role, b_role = row["compare"]
     per_role = {
-        role: np.mean([m["prompt_rates"] for m in row["models"] if m["role"] == role], axis=0)
+        role: np.mean(
+            [
+                [math.nan if r is None else r for r in m["prompt_rates"]]
+                for m in row.get("models", [])
+                if m["role"] == role
+            ],
+            axis=0,
+        )
         for role in (a_role, b_role)
     }
     x, y = per_role[b_role], per_role[a_role]
@@ -216,9 +201,3 @@ def _e(value: object) -> str:
 
 
 __all__ = ["render_html"]
-
-
-def _required(specific: object) -> str:
-    if specific == "top":
-        return " (rank 1 required to fail)"
-    return " (required to fail)" if specific else ""

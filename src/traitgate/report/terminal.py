@@ -1,10 +1,11 @@
-"""The terminal summary: one row per gate, built from ``GateResult.to_dict()`` rows so the
+"""The terminal summary: one line per gate, built from gate rows (:mod:`.rows`) so the
 same code renders results gathered from pytest-xdist workers."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+
+from traitgate.report.rows import ArmRow, GateRow, Number, Row, split
 
 HEADERS = (
     "gate",
@@ -19,26 +20,30 @@ HEADERS = (
 )
 
 
-def _ci(pair: Sequence[float | None], fmt: str) -> str:
+def _ci(pair: Sequence[Number], fmt: str) -> str:
     low, high = pair
     if low is None or high is None or low != low:  # None in JSON, NaN in memory
         return ""
     return f" [{low:{fmt}}, {high:{fmt}}]"
 
 
-def _arm(arm: Mapping[str, Any]) -> str:
-    return f"{arm['rate']:.3f}{_ci(arm['ci'], '.3f')} n={len(arm['models'])}"
+def _arm(arm: ArmRow) -> str:
+    return f"{_num(arm['rate'], '.3f')}{_ci(arm['ci'], '.3f')} n={len(arm['models'])}"
 
 
-def _specificity(row: Mapping[str, Any]) -> str:
-    spec = row.get("specificity")
+def _num(value: Number, fmt: str) -> str:
+    return "nan" if value is None else format(value, fmt)
+
+
+def _specificity(row: GateRow) -> str:
+    spec = row["specificity"]
     if not spec:
         return ""
-    need = "^" if row.get("specific") == "top" else "*" if row.get("specific") else ""
-    return f"{spec['rank']}/{spec['candidates']} p={spec['pvalue']:.2g}{need}"
+    need = "^" if row["specific"] == "top" else "*" if row["specific"] else ""
+    return f"{spec['rank']}/{spec['candidates']} p={_num(spec['pvalue'], '.2g')}{need}"
 
 
-def _row(row: Mapping[str, Any]) -> tuple[str, ...]:
+def _row(row: Row) -> tuple[str, ...]:
     if "error" in row:
         return (row["gate"], "", "", "", "", "", "", "", "ERROR")
     a, b = row["arms"]
@@ -48,17 +53,19 @@ def _row(row: Mapping[str, Any]) -> tuple[str, ...]:
         f"{a['role']} vs {b['role']}",
         _arm(a),
         _arm(b),
-        f"{row['effect']:+.3f}{_ci(row['effect_ci'], '+.3f')}",
-        f"{row['pvalue']:.2g} ({row['adjusted_pvalue']:.2g})",
+        f"{_num(row['effect'], '+.3f')}{_ci(row['effect_ci'], '+.3f')}",
+        f"{_num(row['pvalue'], '.2g')} ({_num(row['adjusted_pvalue'], '.2g')})",
         test,
         _specificity(row),
         "pass" if row["passed"] else "FAIL",
     )
 
 
-def format_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Lines of a plain-text table (no colour, so CI logs stay readable)."""
+def format_table(rows: Sequence[Row]) -> list[str]:
+    """Lines of a plain-text table (no colour, so CI logs stay readable), then the errors,
+    the interval levels, the specificity legend and every distinct note."""
     body = [_row(r) for r in rows]
+    gates, errors = split(rows)
     widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(HEADERS)]
 
     def fmt(cells: Sequence[str]) -> str:
@@ -66,22 +73,19 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
     lines = [fmt(HEADERS), fmt(["-" * w for w in widths])]
     lines += [fmt(r) for r in body]
-    for r in rows:
-        if "error" in r:
-            lines.append(f"{r['gate']}: {r['error']}")
-    levels = sorted({r["ci_level"] for r in rows if r.get("ci_level")})
+    lines += [f"{r['gate']}: {r['error']}" for r in errors]
+    levels = sorted({r["ci_level"] for r in gates})
     if levels:
         lines.append(
             "CIs: two-sided at 1 - alpha (two-sided gates) or 1 - 2 alpha (one-sided gates, "
             "whose near end is the one-sided bound the test uses): "
             + ", ".join(f"{100 * v:.4g}%" for v in levels)
         )
-    if any(r.get("specificity") for r in rows):
+    if any(r["specificity"] for r in gates):
         lines.append(
             "specificity: the trait's rank among the suite's candidates by log-rate shift, and "
             "the p-value that it moved more than the others (* = p < alpha required to fail, "
             "^ = rank 1 required to fail)"
         )
-    notes = sorted({r["note"] for r in rows if r.get("note")})
-    lines += [f"note: {n}" for n in notes]
+    lines += [f"note: {n}" for n in sorted({n for r in gates for n in r["notes"]})]
     return lines

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from traitgate.errors import ConfigError, ModelError
+from traitgate.errors import ConfigError, ModelError, first_line
 from traitgate.models.base import Backend, GenerationRequest, Prompt, ScoreRequest
 
 Mode = Literal["parse", "logprobs"]
@@ -97,8 +97,7 @@ class InspectJudge:
         try:
             self.model = get_model(model, **model_args) if isinstance(model, str) else model
         except Exception as exc:  # unknown provider, missing API key, missing package
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"--judge-model {model}: {first}") from None
+            raise ConfigError(f"--judge-model {model}: {first_line(exc)}") from None
         self.name = f"inspect:{self.model}"
         self.retries = retries
         self.concurrency = concurrency
@@ -126,8 +125,7 @@ class InspectJudge:
                 try:
                     output = await self.model.generate(prompt, config=config)
                 except Exception as exc:
-                    text = str(exc).strip()
-                    return Reply("", None, text.splitlines()[0] if text else type(exc).__name__)
+                    return Reply("", None, first_line(exc))
                 if output.error:
                     return Reply("", None, str(output.error))
                 return Reply(output.completion, _first_token(output))

@@ -1,0 +1,140 @@
+"""Gate files and gate items. All gate items collected in a session form one family: their
+p-values are corrected together (Holm by default), so the first gate item to run evaluates
+the whole family and the others read their outcome (each probe still runs once per model).
+Under pytest-xdist every worker collects the same family and computes the same (seeded,
+deterministic) verdicts, running its own share of the models (see ``xdist``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from traitgate._plugin import PROPERTY, SESSION_KEY
+from traitgate.errors import ConfigError, TraitgateError, Unavailable
+from traitgate.gate import Gate, GateResult, load_gate_file
+
+OUTCOMES_KEY = pytest.StashKey[dict[str, GateResult | Exception]]()
+
+
+def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    patterns = parent.config.getini("traitgate_gate_files")
+    if file_path.suffix in (".yaml", ".yml") and any(file_path.match(p) for p in patterns):
+        return GateFile.from_parent(parent, path=file_path)
+    return None
+
+
+class GateFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        session = self.config.stash[SESSION_KEY]
+        try:
+            gates = load_gate_file(self.path, session.probe_paths)
+        except TraitgateError as exc:
+            raise self.CollectError(f"traitgate: {exc}") from None
+        for gate in gates:
+            yield GateItem.from_parent(self, name=gate.name, gate=gate)
+
+
+class GateFailed(Exception):
+    def __init__(self, result: GateResult) -> None:
+        super().__init__(result.summary_line())
+        self.result = result
+
+
+class RecordedOnly(Exception):
+    """The outcome of a gate under --baseline-update without a candidate: nothing gated."""
+
+
+class GateItem(pytest.Item):
+    def __init__(self, *, gate: Gate, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gate = gate
+        self.add_marker("traitgate")
+
+    def runtest(self) -> None:
+        outcome = family_outcomes(self.session)[self.nodeid]
+        if isinstance(outcome, RecordedOnly | Unavailable):  # a reason, not a verdict
+            raise pytest.skip.Exception(str(outcome), _use_item_location=True)
+        if isinstance(outcome, Exception):
+            self.user_properties.append(
+                (PROPERTY, json.dumps({"gate": self.gate.name, "error": str(outcome)}))
+            )
+            raise outcome
+        self.user_properties.append((PROPERTY, json.dumps(outcome.to_dict())))
+        # JUnit XML shows these as <property> elements of the test case
+        self.user_properties += [
+            ("traitgate_effect", f"{outcome.comparison.effect:.6g}"),
+            ("traitgate_pvalue", f"{outcome.comparison.pvalue:.6g}"),
+            ("traitgate_adjusted_pvalue", f"{outcome.adjusted_pvalue:.6g}"),
+        ]
+        if not outcome.passed:
+            raise GateFailed(outcome)
+
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
+    ) -> str | Any:
+        if isinstance(excinfo.value, GateFailed):
+            return excinfo.value.result.explain()
+        if isinstance(excinfo.value, TraitgateError):
+            return f"traitgate: {excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.gate.line - 1, f"gate {self.gate.name}"
+
+
+def path_option(config: pytest.Config, name: str) -> Path | None:
+    """A directory option, relative to where pytest was started."""
+    value = config.getoption(name)
+    return None if value is None else config.invocation_params.dir / value
+
+
+def family_outcomes(session: pytest.Session) -> dict[str, GateResult | Exception]:
+    """Evaluate every collected gate once, correcting their p-values together; with
+    --baseline-update, record the comparators' results too."""
+    stash = session.config.stash
+    if OUTCOMES_KEY not in stash:
+        items = [i for i in session.items if isinstance(i, GateItem)]
+        outcomes = _evaluate(session.config, [i.gate for i in items])
+        stash[OUTCOMES_KEY] = {item.nodeid: outcomes[k] for k, item in enumerate(items)}
+    return stash[OUTCOMES_KEY]
+
+
+def _evaluate(config: pytest.Config, gates: list[Gate]) -> dict[int, GateResult | Exception]:
+    ts = config.stash[SESSION_KEY]
+    update = path_option(config, "traitgate_baseline_update")
+    try:
+        if update is not None and not ts.roles.get("model"):
+            ts.plan(gates)
+            written = ts.record_baseline(update)
+            note = RecordedOnly(
+                f"--baseline-update without --model: recorded {len(written)} baseline "
+                f"file(s) in {update}; no gate evaluated"
+            )
+            return dict.fromkeys(range(len(gates)), note)
+        outcomes: dict[int, GateResult | Exception] = dict(ts.evaluate(gates, collected=True))
+        if update is not None:
+            ts.record_baseline(update)
+        return outcomes
+    except TraitgateError as exc:  # the recording failed: every gate says why
+        return dict.fromkeys(range(len(gates)), ConfigError(f"baseline not recorded: {exc}"))
+    except Exception as exc:  # a bug or e.g. a CUDA failure: report it once per gate
+        return dict.fromkeys(range(len(gates)), exc)
+
+
+def record_late_baselines(session: pytest.Session) -> None:
+    """Record baselines of probe runs that Python gates added after the YAML gates."""
+    ts = session.config.stash.get(SESSION_KEY, None)
+    update = path_option(session.config, "traitgate_baseline_update")
+    if ts is None or update is None or not ts.unrecorded_runs():
+        return
+    try:
+        ts.record_baseline(update)
+    except TraitgateError as exc:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"traitgate: baseline not recorded: {exc}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

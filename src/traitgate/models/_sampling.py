@@ -1,0 +1,88 @@
+"""The transformers backend's reproducible sampler and its batching: sample ``i`` of a
+request is a pure function of (seed, prompt, i, step, token), whatever the batch it ran in;
+batches halve on out-of-memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import torch
+
+from traitgate.models.base import GenerationRequest
+
+T = TypeVar("T")
+R = TypeVar("R")
+_MASK32 = 0xFFFFFFFF
+
+
+# ---------------------------------------------------------------------- sampling
+
+
+def mix32(x: torch.Tensor) -> torch.Tensor:
+    """murmur3's 32-bit finaliser on uint32 values held in int64 (products wrap mod 2**64,
+    whose low 32 bits are exact)."""
+    x = x & _MASK32
+    x = x ^ (x >> 16)
+    x = (x * 0x85EBCA6B) & _MASK32
+    x = x ^ (x >> 13)
+    x = (x * 0xC2B2AE35) & _MASK32
+    return x ^ (x >> 16)
+
+
+def prompt_key(request: GenerationRequest) -> int:
+    return int(request.prompt.key()[:8], 16) ^ (request.seed * 0x9E3779B1 & _MASK32)
+
+
+def uniform_noise(keys: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
+    """Uniform(0, 1) noise of shape (rows, vocab), a pure function of (key, step, token)."""
+    base = mix32(keys ^ ((step * 0x9E3779B1 + 0x7F4A7C15) & _MASK32))
+    tokens = torch.arange(vocab, device=keys.device, dtype=torch.int64)
+    bits = mix32(base[:, None] ^ mix32(tokens)[None, :])
+    return ((bits >> 8).to(torch.float32) + 0.5) / float(1 << 24)
+
+
+def sample(
+    logits: torch.Tensor, temps: torch.Tensor, keys: torch.Tensor, step: int
+) -> torch.Tensor:
+    """Gumbel-max sampling at each row's temperature; temperature 0 is greedy."""
+    logits = logits.float()
+    greedy = logits.argmax(-1)
+    gumbel = -torch.log(-torch.log(uniform_noise(keys, step, logits.shape[-1])))
+    sampled = (logits / temps.clamp(min=1e-6)[:, None] + gumbel).argmax(-1)
+    return torch.where(temps <= 0, greedy, sampled)
+
+
+def position_ids(mask: torch.Tensor) -> torch.Tensor:
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+# ---------------------------------------------------------------------- batching
+
+
+def is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def batched_with_backoff(
+    items: Sequence[T], run: Callable[[list[T]], list[R]], owner: Any
+) -> list[R]:
+    """Run ``items`` in batches of ``owner.batch_size``; on out-of-memory, halve and retry.
+
+    The reduced batch size is kept on ``owner`` for later calls.
+    """
+    results: list[R] = []
+    start = 0
+    while start < len(items):
+        batch = list(items[start : start + owner.batch_size])
+        try:
+            results.extend(run(batch))
+        except (torch.OutOfMemoryError, RuntimeError) as exc:
+            if not is_oom(exc) or owner.batch_size == 1:
+                raise
+            owner.batch_size = max(1, owner.batch_size // 2)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            continue
+        start += len(batch)
+    return results

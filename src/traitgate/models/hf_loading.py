@@ -1,0 +1,130 @@
+"""Reading a model's weights and tokenizer for the transformers backend: a model directory,
+a PEFT adapter over its base, or a bare state-dict file with an architecture directory.
+Every failure is one :class:`~traitgate.errors.ModelError` line naming the model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from traitgate.errors import ModelError, first_line
+from traitgate.models.spec import ModelSpec, resolve_peft_base
+
+
+@contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """transformers' own progress bars (loading, writing shards) off: clutter in pytest
+    output and CI logs, where traitgate prints its own progress."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+
+
+def load_weights(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
+    with no_progress_bars():
+        return _load_any(spec, dtype)
+
+
+def _load_any(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
+    try:
+        if spec.kind in ("hf_dir", "hub"):
+            directory = spec.local_path()
+            return _load_pretrained(directory, dtype), _load_tokenizer(directory, spec)
+        if spec.kind == "peft":
+            return _load_peft(spec, dtype)
+        return _load_state_dict(spec, dtype)
+    except ModelError:
+        raise
+    except Exception as exc:  # transformers/safetensors raise many types; keep one line
+        raise ModelError(f"model {spec.raw!r}: cannot load: {first_line(exc)}") from None
+
+
+def _load_pretrained(directory: Path, dtype: torch.dtype) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, trust_remote_code=False)
+
+
+def _load_tokenizer(directory: Path, spec: ModelSpec) -> Any:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
+    except Exception as exc:
+        raise ModelError(
+            f"model {spec.raw!r}: no usable tokenizer in {directory}: {first_line(exc)}"
+        ) from None
+
+
+def _load_peft(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
+    from peft import PeftModel
+
+    base_spec = resolve_peft_base(spec)
+    base, tokenizer = _load_any(base_spec, dtype)
+    if any((spec.path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
+        tokenizer = _load_tokenizer(spec.path, spec)
+    model = PeftModel.from_pretrained(base, spec.path, is_trainable=False)
+    return model.merge_and_unload(), tokenizer
+
+
+def _load_state_dict(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    assert spec.architecture is not None  # guaranteed by spec parsing
+    config = AutoConfig.from_pretrained(spec.architecture, trust_remote_code=False)
+    model = AutoModelForCausalLM.from_config(config, dtype=dtype)  # type: ignore[no-untyped-call]
+    state = read_state_dict(spec.path)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        raise ModelError(
+            f"model {spec.raw!r}: weights do not fit --model-architecture "
+            f"{spec.architecture}: {first_line(exc, prefer='size mismatch')}"
+        ) from None
+    tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
+    missing = [k for k in missing if k not in tied]
+    if missing or unexpected:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {list(unexpected)[:3]}"
+        raise ModelError(
+            f"model {spec.raw!r}: weights do not fit --model-architecture "
+            f"{spec.architecture}: {detail}"
+        )
+    if tied:
+        model.tie_weights()
+    return model, _load_tokenizer(spec.architecture, spec)
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors from a safetensors or torch file, never executing pickled code."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return dict(load_file(str(path)))
+        except Exception as exc:
+            raise ModelError(
+                f"{path}: corrupt or unreadable safetensors file: {first_line(exc)}"
+            ) from None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelError(
+            f"{path}: not loadable as plain tensors (weights_only=True refuses pickled code "
+            f"and corrupt files): {first_line(exc, prefer='Unsupported')}"
+        ) from None
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelError(f"{path}: does not hold a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
