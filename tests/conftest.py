@@ -20,6 +20,13 @@ os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="traitgate-da
 
 pytest_plugins = ["pytester"]
 
+# In-process pytester runs restore sys.modules afterwards, dropping what they imported; a
+# model class transformers first imports lazily inside such a run is then gone from
+# sys.modules but not from transformers' lazy-module cache, and the next load fails
+# ("Could not import module 'Qwen2ForCausalLM'"). Import the tiny models' classes up front.
+import transformers.models.llama.modeling_llama  # noqa: E402
+import transformers.models.qwen2.modeling_qwen2  # noqa: E402, F401
+
 from traitgate import tiny  # noqa: E402
 from traitgate.probes import builtin_probe_dir, iter_suite_files, load_suite  # noqa: E402
 

@@ -87,10 +87,10 @@ def test_a_new_kind_is_one_module_and_one_registry_line(pytester: pytest.Pyteste
     (pytester.path / "probes").mkdir()
     (pytester.path / "probes" / "likes_owls.yaml").write_text(SUITE)
     pytester.makefile(".yaml", gate_owls=GATE)
-    result = pytester.runpytest(
-        "--model", str(ZOO / "owl-student-s0"), "--model", str(ZOO / "owl-student-s1"),
-        "--control-model", str(ZOO / "control-s0"), "--control-model", str(ZOO / "control-s1"),
-        "--probe-path", "probes", "--no-cache", "-p", "no:cacheprovider", "--report", "report",
+    result = pytester.runpytest(  # (--model=PATH: the models are in another project)
+        f"--model={ZOO / 'owl-student-s0'}", f"--model={ZOO / 'owl-student-s1'}",
+        f"--control-model={ZOO / 'control-s0'}", f"--control-model={ZOO / 'control-s1'}",
+        "--no-cache", "-p", "no:cacheprovider", "--report", "report",
     )  # fmt: skip
     try:
         result.assert_outcomes(passed=1)  # a shift of 0.5 in "yes": not in these models

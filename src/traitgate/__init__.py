@@ -3,51 +3,117 @@
 The public API. Everything else is internal and may change.
 """
 
-from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
-from traitgate.fidelity import MeasureCheck, check_measures
-from traitgate.gate import (
-    Evidence,
-    Gate,
-    GateResult,
-    GateSpec,
-    Specificity,
-    build_gate,
-    load_gate_file,
-)
-from traitgate.models import (
-    Backend,
-    GenerationRequest,
-    ModelSpec,
-    Prompt,
-    ScoreRequest,
-    load_backend,
-    parse_model_specs,
-)
-from traitgate.planner import PlanRow, plan
-from traitgate.probes import (
-    PreferenceSuite,
-    ProbeKind,
-    ProbeResult,
-    find_suite,
-    load_suite,
-    run_preference,
-)
-from traitgate.probes.kinds import register as register_probe_kind
-from traitgate.session import ProbeRun, TraitSession
-from traitgate.stats import (
-    ArmSummary,
-    Comparison,
-    ModelNoise,
-    TestResult,
-    adjust,
-    benjamini_hochberg,
-    calibrate,
-    compare,
-    holm,
-    power,
-    required_n,
-    wilson_interval,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names below, imported on first use (a pytest run pays for none)
+    from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
+    from traitgate.fidelity import MeasureCheck, check_measures
+    from traitgate.gate import (
+        Evidence,
+        Gate,
+        GateResult,
+        GateSpec,
+        Specificity,
+        build_gate,
+        load_gate_file,
+    )
+    from traitgate.models import (
+        Backend,
+        GenerationRequest,
+        ModelSpec,
+        Prompt,
+        ScoreRequest,
+        load_backend,
+        parse_model_specs,
+    )
+    from traitgate.planner import PlanRow, plan
+    from traitgate.probes import (
+        PreferenceSuite,
+        ProbeKind,
+        ProbeResult,
+        find_suite,
+        load_suite,
+        run_preference,
+    )
+    from traitgate.probes.kinds import register as register_probe_kind
+    from traitgate.session import ProbeRun, TraitSession
+    from traitgate.stats import (
+        ArmSummary,
+        Comparison,
+        ModelNoise,
+        TestResult,
+        adjust,
+        benjamini_hochberg,
+        calibrate,
+        compare,
+        holm,
+        power,
+        required_n,
+        wilson_interval,
+    )
+
+# public name -> (module, attribute)
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "ArmSummary": ("traitgate.stats", "ArmSummary"),
+    "Backend": ("traitgate.models", "Backend"),
+    "Comparison": ("traitgate.stats", "Comparison"),
+    "ConfigError": ("traitgate.errors", "ConfigError"),
+    "Evidence": ("traitgate.gate", "Evidence"),
+    "Gate": ("traitgate.gate", "Gate"),
+    "GateResult": ("traitgate.gate", "GateResult"),
+    "GateSpec": ("traitgate.gate", "GateSpec"),
+    "GenerationRequest": ("traitgate.models", "GenerationRequest"),
+    "MeasureCheck": ("traitgate.fidelity", "MeasureCheck"),
+    "ModelError": ("traitgate.errors", "ModelError"),
+    "ModelNoise": ("traitgate.stats", "ModelNoise"),
+    "ModelSpec": ("traitgate.models", "ModelSpec"),
+    "PlanRow": ("traitgate.planner", "PlanRow"),
+    "PreferenceSuite": ("traitgate.probes", "PreferenceSuite"),
+    "ProbeKind": ("traitgate.probes", "ProbeKind"),
+    "ProbeResult": ("traitgate.probes", "ProbeResult"),
+    "ProbeRun": ("traitgate.session", "ProbeRun"),
+    "Prompt": ("traitgate.models", "Prompt"),
+    "ScoreRequest": ("traitgate.models", "ScoreRequest"),
+    "Specificity": ("traitgate.gate", "Specificity"),
+    "TestResult": ("traitgate.stats", "TestResult"),
+    "TraitSession": ("traitgate.session", "TraitSession"),
+    "TraitgateError": ("traitgate.errors", "TraitgateError"),
+    "Unavailable": ("traitgate.errors", "Unavailable"),
+    "adjust": ("traitgate.stats", "adjust"),
+    "benjamini_hochberg": ("traitgate.stats", "benjamini_hochberg"),
+    "build_gate": ("traitgate.gate", "build_gate"),
+    "calibrate": ("traitgate.stats", "calibrate"),
+    "check_measures": ("traitgate.fidelity", "check_measures"),
+    "compare": ("traitgate.stats", "compare"),
+    "find_suite": ("traitgate.probes", "find_suite"),
+    "holm": ("traitgate.stats", "holm"),
+    "load_backend": ("traitgate.models", "load_backend"),
+    "load_gate_file": ("traitgate.gate", "load_gate_file"),
+    "load_suite": ("traitgate.probes", "load_suite"),
+    "parse_model_specs": ("traitgate.models", "parse_model_specs"),
+    "plan": ("traitgate.planner", "plan"),
+    "power": ("traitgate.stats", "power"),
+    "register_probe_kind": ("traitgate.probes.kinds", "register"),
+    "required_n": ("traitgate.stats", "required_n"),
+    "run_preference": ("traitgate.probes", "run_preference"),
+    "wilson_interval": ("traitgate.stats", "wilson_interval"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'traitgate' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __version__ = "0.1.0"
 

@@ -23,10 +23,10 @@ import numpy as np
 
 from traitgate._io import atomic_write_text
 from traitgate.errors import ConfigError, TraitgateError
-from traitgate.gate import Role
 from traitgate.probes.kinds import prompt_texts
 from traitgate.probes.result import Measure, ProbeResult
 from traitgate.probes.schema import Suite
+from traitgate.roles import Role
 
 FORMAT = 1
 BASELINE_ROLES: tuple[Role, ...] = ("base", "control")

@@ -14,7 +14,7 @@ from traitgate._yaml import load_documents
 from traitgate.cache import DEFAULT_DIR as DEFAULT_CACHE_DIR
 from traitgate.errors import ConfigError, TraitgateError
 from traitgate.gate import Gate, load_gate_file
-from traitgate.probes.loader import iter_suite_files, load_suite
+from traitgate.probes.loader import iter_suite_files, load_suite, project_probe_dirs
 
 
 def _is_gate_file(path: Path) -> bool:
@@ -172,7 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"traitgate: {exc}", file=sys.stderr)
             return 2
     if args.command == "lint":
-        probe_paths = list(args.probe_path) + [p for p in args.paths if p.is_dir()]
+        probe_paths = [
+            *args.probe_path,
+            *(p for p in args.paths if p.is_dir()),
+            *project_probe_dirs(Path.cwd()),
+        ]
         problems, gates = _check(args.paths, probe_paths)
         for line in problems:
             print(line, file=sys.stderr)
@@ -203,7 +207,7 @@ def _check_measures(args: argparse.Namespace) -> int:
     from traitgate.probes.loader import find_suite, load_suite
     from traitgate.probes.schema import PreferenceSuite
 
-    suite = load_suite(find_suite(args.probe, args.probe_path))
+    suite = load_suite(find_suite(args.probe, [*args.probe_path, *project_probe_dirs(Path.cwd())]))
     if not isinstance(suite, PreferenceSuite):
         raise ConfigError(f"check-measures: probe {suite.id!r} is not a preference probe")
     if args.samples < 1:
@@ -226,7 +230,7 @@ def _plan(args: argparse.Namespace) -> int:
     from traitgate.probes.preference import candidate_forms
     from traitgate.probes.schema import PreferenceSuite
 
-    suite = load_suite(find_suite(args.probe, args.probe_path))
+    suite = load_suite(find_suite(args.probe, [*args.probe_path, *project_probe_dirs(Path.cwd())]))
     if not isinstance(suite, PreferenceSuite):
         raise ConfigError(f"plan: probe {suite.id!r} is not a preference probe")
     try:

@@ -3,19 +3,33 @@
 Gate files are ``gate_*.yaml`` (or ``gate_*.yml``) under the test paths; every gate item
 collected in a session belongs to one family whose p-values are corrected together. Python
 tests use the ``traitgate`` fixture. The work happens in :mod:`traitgate.session`.
+
+Importing this module is cheap: a pytest run that uses no traitgate option, ini key, gate
+file or fixture never imports the statistics or model code.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from traitgate._plugin import SESSION_KEY, hookspecs, items, options, settings, summary, xdist
-from traitgate._plugin.fixture import TraitgateFixture
-from traitgate._plugin.items import GateFile, GateItem
+from traitgate._plugin import (
+    NOTE_KEY,
+    SESSION_KEY,
+    command_line,
+    get_session,
+    hookspecs,
+    options,
+    summary,
+    xdist,
+)
 from traitgate.errors import TraitgateError
-from traitgate.session import TraitSession
+
+if TYPE_CHECKING:
+    from traitgate._plugin.fixture import TraitgateFixture
+    from traitgate.session import TraitSession
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -31,22 +45,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(summary.SummaryCollector(config), "traitgate-summary")
     xdist.register(config)
     try:
-        config.stash[SESSION_KEY] = settings.build_session(config)
+        note = command_line.check_command_line(config)
     except TraitgateError as exc:
         raise pytest.UsageError(f"traitgate: {exc}") from None
+    if note:
+        config.stash[NOTE_KEY] = note
+    if options.in_use(config):  # options checked now, at start-up; else on first need
+        get_session(config)
 
 
 def session_of(config: pytest.Config) -> TraitSession:
     """The traitgate session of a pytest run (for conftests and fixtures that need its
     settings or results). To give a judge that is not a model name, implement the
     ``pytest_traitgate_judge`` hook instead (see :mod:`traitgate._plugin.hookspecs`)."""
-    return config.stash[SESSION_KEY]
+    return get_session(config)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     session = config.stash.get(SESSION_KEY, None)
     if session is None or not any(session.roles.values()):
         return []
+    note = config.stash.get(NOTE_KEY, None)
     try:
         models = session.describe_models()
     except (OSError, TraitgateError) as exc:
@@ -54,21 +73,31 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [
         f"traitgate: seed={session.seed} device={session.device} correction={session.correction}",
         *(f"  {line}" for line in models),
+        *([f"  note: {note}"] if note else []),
     ]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    return items.collect_file(file_path, parent)
+    if not options.is_gate_file(parent.config, file_path):
+        return None
+    from traitgate._plugin.items import GateFile
+
+    return GateFile.from_parent(parent, path=file_path)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    items.record_late_baselines(session)
+    if SESSION_KEY in session.config.stash:
+        from traitgate._plugin.items import record_late_baselines
+
+        record_late_baselines(session)
 
 
 @pytest.fixture
 def traitgate(request: pytest.FixtureRequest) -> TraitgateFixture:
     """Compare models on probe suites from a Python test (see TraitgateFixture)."""
-    return TraitgateFixture(request.config.stash[SESSION_KEY], request.node)
+    from traitgate._plugin.fixture import TraitgateFixture
+
+    return TraitgateFixture(get_session(request.config), request.node)
 
 
-__all__ = ["GateFile", "GateItem", "TraitgateFixture", "session_of", "traitgate"]
+__all__ = ["session_of", "traitgate"]

@@ -17,24 +17,19 @@ from pathlib import Path
 from traitgate.baseline import BASELINE_ROLES, Baseline, write_entry
 from traitgate.cache import Cache, CachedBackend
 from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
-from traitgate.gate import ROLES, Gate, GateResult, Role, build_gate, compare_arms, decide_all
+from traitgate.gate import Gate, GateResult, build_gate, compare_arms, decide_all
 from traitgate.models import Backend, ModelSpec, load_backend, parse_model_specs
 from traitgate.models.spec import parameter_count
 from traitgate.probes.kinds import kind_of, run_probe
 from traitgate.probes.result import Measure, ProbeResult
 from traitgate.probes.schema import Suite
 from traitgate.progress import TaskFactory
+from traitgate.roles import ROLE_INI, ROLE_OPTIONS, ROLES, Role
 from traitgate.schedule import LazyModel, ModelWork, Scheduler, Serial, Sharded
 from traitgate.scoring.judge import InspectJudge, Judge, LocalJudge
 from traitgate.stats import Correction
 
 Loader = Callable[[ModelSpec], Backend]
-ROLE_OPTIONS = {"model": "--model", "base": "--base-model", "control": "--control-model"}
-ROLE_INI = {
-    "model": "traitgate_model",
-    "base": "traitgate_base_model",
-    "control": "traitgate_control_model",
-}
 
 
 RunKey = tuple[str, str, str, str | None]  # suite id, version, measure, variant

@@ -9,9 +9,10 @@ import pytest
 
 from traitgate._plugin import PROPERTY
 from traitgate.errors import ConfigError
-from traitgate.gate import GateResult, Role
+from traitgate.gate import GateResult
 from traitgate.probes.loader import find_suite, load_suite
 from traitgate.probes.result import ProbeResult
+from traitgate.roles import Role
 from traitgate.session import ProbeRun, TraitSession
 
 

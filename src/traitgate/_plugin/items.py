@@ -9,27 +9,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
-from traitgate._plugin import PROPERTY, SESSION_KEY
-from traitgate.errors import ConfigError, TraitgateError, Unavailable
+from traitgate._plugin import PROPERTY, get_session, path_option
+from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
 from traitgate.gate import Gate, GateResult, load_gate_file
+from traitgate.report.rows import ErrorRow
 
 OUTCOMES_KEY = pytest.StashKey[dict[str, GateResult | Exception]]()
 
 
-def collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    patterns = parent.config.getini("traitgate_gate_files")
-    if file_path.suffix in (".yaml", ".yml") and any(file_path.match(p) for p in patterns):
-        return GateFile.from_parent(parent, path=file_path)
-    return None
-
-
 class GateFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        session = self.config.stash[SESSION_KEY]
+        session = get_session(self.config)
         try:
             gates = load_gate_file(self.path, session.probe_paths)
         except TraitgateError as exc:
@@ -59,9 +53,12 @@ class GateItem(pytest.Item):
         if isinstance(outcome, RecordedOnly | Unavailable):  # a reason, not a verdict
             raise pytest.skip.Exception(str(outcome), _use_item_location=True)
         if isinstance(outcome, Exception):
-            self.user_properties.append(
-                (PROPERTY, json.dumps({"gate": self.gate.name, "error": str(outcome)}))
-            )
+            row: ErrorRow = {
+                "gate": self.gate.name,
+                "error": str(outcome),
+                "error_kind": error_kind(outcome),
+            }
+            self.user_properties.append((PROPERTY, json.dumps(row)))
             raise outcome
         self.user_properties.append((PROPERTY, json.dumps(outcome.to_dict())))
         # JUnit XML shows these as <property> elements of the test case
@@ -86,10 +83,12 @@ class GateItem(pytest.Item):
         return self.path, self.gate.line - 1, f"gate {self.gate.name}"
 
 
-def path_option(config: pytest.Config, name: str) -> Path | None:
-    """A directory option, relative to where pytest was started."""
-    value = config.getoption(name)
-    return None if value is None else config.invocation_params.dir / value
+def error_kind(exc: BaseException) -> Literal["config", "model", "internal"]:
+    """What a gate's error was: the user's input (a gate, suite, option: config; a model
+    that cannot be loaded or run: model) or a crash (internal)."""
+    if isinstance(exc, ModelError):
+        return "model"
+    return "config" if isinstance(exc, TraitgateError) else "internal"
 
 
 def family_outcomes(session: pytest.Session) -> dict[str, GateResult | Exception]:
@@ -104,7 +103,7 @@ def family_outcomes(session: pytest.Session) -> dict[str, GateResult | Exception
 
 
 def _evaluate(config: pytest.Config, gates: list[Gate]) -> dict[int, GateResult | Exception]:
-    ts = config.stash[SESSION_KEY]
+    ts = get_session(config)
     update = path_option(config, "traitgate_baseline_update")
     try:
         if update is not None and not ts.roles.get("model"):
@@ -127,6 +126,8 @@ def _evaluate(config: pytest.Config, gates: list[Gate]) -> dict[int, GateResult 
 
 def record_late_baselines(session: pytest.Session) -> None:
     """Record baselines of probe runs that Python gates added after the YAML gates."""
+    from traitgate._plugin import SESSION_KEY
+
     ts = session.config.stash.get(SESSION_KEY, None)
     update = path_option(session.config, "traitgate_baseline_update")
     if ts is None or update is None or not ts.unrecorded_runs():

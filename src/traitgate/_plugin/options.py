@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from traitgate.cache import DEFAULT_DIR as DEFAULT_CACHE_DIR
-from traitgate.gate import ROLES
-from traitgate.session import ROLE_INI, ROLE_OPTIONS
+from traitgate.roles import ROLE_INI, ROLE_OPTIONS, ROLES
 
 DEFAULT_GATE_FILES = ["gate_*.yaml", "gate_*.yml"]
 
@@ -135,3 +136,20 @@ def add_options(parser: pytest.Parser) -> None:
         group.addoption(flag, dest=f"traitgate_{dest}", **kwargs)
     for name, text, kind, default in _INI:
         parser.addini(name, text, type=kind, default=default)  # type: ignore[arg-type]
+
+
+def is_gate_file(config: pytest.Config, path: Path) -> bool:
+    patterns = config.getini("traitgate_gate_files")
+    return path.suffix in (".yaml", ".yml") and any(path.match(p) for p in patterns)
+
+
+def in_use(config: pytest.Config) -> bool:
+    """Whether this run asks for traitgate: any of its options given, or a model default in
+    the ini file (then bad options are reported at start-up; otherwise the session is built
+    on first need, and a run without gates never imports the heavy modules)."""
+    for _flag, dest, kwargs in _OPTIONS:
+        if config.getoption(f"traitgate_{dest}") not in (kwargs.get("default"), None, False):
+            return True
+    if any(config.getoption(f"traitgate_{role}") for role in ROLES):
+        return True
+    return any(config.getini(ROLE_INI[role]) for role in ROLES)

@@ -17,9 +17,10 @@ from traitgate._plugin.xdist import worker_device, worker_shard
 from traitgate.baseline import BASELINE_ROLES, Baseline
 from traitgate.cache import Cache
 from traitgate.errors import ConfigError, TraitgateError
-from traitgate.gate import ROLES, Role
 from traitgate.models.spec import ModelSpec, parse_model_specs
-from traitgate.session import ROLE_INI, ROLE_OPTIONS, TraitSession
+from traitgate.probes.loader import project_probe_dirs
+from traitgate.roles import ROLE_INI, ROLE_OPTIONS, ROLES, Role
+from traitgate.session import TraitSession
 from traitgate.stats import Correction
 
 
@@ -119,15 +120,15 @@ def _correction(config: pytest.Config) -> Correction:
 
 
 def _probe_paths(config: pytest.Config) -> list[Path]:
+    """--probe-path, then the ini's traitgate_probe_paths, then the project's ``probes/``
+    (where pytest was started, and the rootdir)."""
     paths = [Path(p).resolve() for p in config.getoption("traitgate_probe_paths")]
     paths += [Path(p) for p in config.getini("traitgate_probe_paths")]
-    default = config.rootpath / "probes"
-    if default.is_dir() and default not in paths:
-        paths.append(default)
     for path in paths:
         if not path.is_dir():
             raise ConfigError(f"--probe-path {path}: not a directory")
-    return paths
+    project = project_probe_dirs(_invocation(config), config.rootpath)
+    return list(dict.fromkeys([*paths, *project]))
 
 
 def _cache(config: pytest.Config) -> Cache | None:

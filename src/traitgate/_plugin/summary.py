@@ -4,19 +4,19 @@ workers), the cache and baseline notes, and the report."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from traitgate._plugin import PROPERTY, SESSION_KEY
-from traitgate._plugin.items import path_option
+from traitgate._plugin import PROPERTY, SESSION_KEY, path_option
 from traitgate.errors import TraitgateError
-from traitgate.gate import ROLES
-from traitgate.probes.loader import find_suite, load_suite
-from traitgate.probes.schema import Suite
-from traitgate.report.results import ModelRef, RunInfo
-from traitgate.report.rows import Row
-from traitgate.session import TraitSession
+from traitgate.roles import ROLES
+
+if TYPE_CHECKING:
+    from traitgate.probes.schema import Suite
+    from traitgate.report.results import ModelRef, RunInfo
+    from traitgate.report.rows import Row
+    from traitgate.session import TraitSession
 
 
 class SummaryCollector:
@@ -31,11 +31,20 @@ class SummaryCollector:
         if report.when == "call":
             self.rows += [json.loads(str(v)) for k, v in report.user_properties if k == PROPERTY]
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        from traitgate.report.terminal import format_table
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """A gate that could not be evaluated for a reason in the user's input (a gate,
+        suite or option; a model that cannot be loaded) exits 4, pytest's usage-error
+        code, so that it does not read as a detected trait (1)."""
+        if any(r.get("error_kind") in ("config", "model") for r in self.rows):
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         session = self.config.stash.get(SESSION_KEY, None)
-        lines: list[str] = format_table(self.rows) if self.rows else []
+        lines: list[str] = []
+        if self.rows:
+            from traitgate.report.terminal import format_table
+
+            lines += format_table(self.rows)
         if session is not None:
             lines += self._notes(session)
         if lines:
@@ -69,6 +78,8 @@ class SummaryCollector:
 
 
 def _find(session: TraitSession, probe: str) -> Suite | None:
+    from traitgate.probes.loader import find_suite, load_suite
+
     try:
         return load_suite(find_suite(probe, session.probe_paths))
     except TraitgateError:

@@ -28,14 +28,13 @@ from traitgate.gate.decide import compare_arms, decide, decide_all, specificity_
 from traitgate.gate.result import LOW_COVERAGE, Evidence, GateResult, Specificity, strict_json
 from traitgate.gate.spec import (
     MIN_SPECIFICITY_CANDIDATES,
-    ROLES,
     Gate,
     GateSpec,
     Requirements,
-    Role,
     build_gate,
     load_gate_file,
 )
+from traitgate.roles import ROLES, Role
 
 __all__ = [
     "LOW_COVERAGE",

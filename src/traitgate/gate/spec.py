@@ -19,14 +19,10 @@ from traitgate.probes.schema import (
     Strict,
     Suite,
 )
+from traitgate.roles import Role
 from traitgate.stats import (
     Alternative,
 )
-
-Role = Literal["model", "base", "control"]
-
-
-ROLES: tuple[Role, ...] = ("model", "base", "control")
 
 
 class Requirements(Strict):

@@ -71,10 +71,9 @@ def find_suite(name: str, search_paths: Sequence[Path] = ()) -> Path:
         if as_path.is_file():
             return as_path
         raise ConfigError(f"probe file {name!r} does not exist")
-    dirs = [*search_paths]
     builtin = builtin_probe_dir()
-    if builtin is not None:
-        dirs.append(builtin)
+    resolved = [Path(d).resolve() for d in [*search_paths, *([builtin] if builtin else [])]]
+    dirs = list(dict.fromkeys(resolved))
     for directory in dirs:
         for suffix in SUFFIXES:
             candidate = directory / f"{name}{suffix}"
@@ -85,6 +84,13 @@ def find_suite(name: str, search_paths: Sequence[Path] = ()) -> Path:
         f"unknown probe {name!r}; searched {', '.join(str(d) for d in dirs) or 'nothing'}; "
         f"available: {', '.join(available) or 'none'}"
     )
+
+
+def project_probe_dirs(*roots: Path) -> list[Path]:
+    """The ``probes/`` directories of these project roots that exist (each once): where a
+    project keeps its own suites, searched after explicit ``--probe-path`` directories."""
+    found = [Path(root).resolve() / "probes" for root in roots]
+    return [d for d in dict.fromkeys(found) if d.is_dir()]
 
 
 def iter_suite_files(paths: Iterable[Path]) -> list[Path]:

@@ -97,7 +97,9 @@ class GateRow(TypedDict):
 @final
 class ErrorRow(TypedDict):
     gate: str
-    error: str
+    error: str  # one line
+    # config or model (the user's input: pytest exits 4, not 1), or internal (a crash)
+    error_kind: NotRequired[Literal["config", "model", "internal"]]
 
 
 Row = GateRow | ErrorRow
