@@ -187,6 +187,37 @@ def test_state_dict_files_load_with_an_architecture(
         )
 
 
+def test_a_ckpt_beside_its_config_loads_in_the_formats_training_code_writes(
+    zoo: Zoo, base: TransformersBackend, tmp_path: Path
+) -> None:
+    """`--model run/student.ckpt` with config.json and the tokenizer beside it needs no
+    --model-architecture; a Lightning-style checkpoint ({"state_dict": {"model.<name>"}})
+    loads with its wrapper and prefix stripped; a pickled whole model is refused with what
+    to save instead; a model directory holding only a .ckpt says which file to pass."""
+    run = tmp_path / "run"
+    shutil.copytree(zoo.base, run, ignore=shutil.ignore_patterns("*.safetensors"))
+    state = {k: v.clone() for k, v in base.model.state_dict().items()}
+    torch.save(state, run / "plain.ckpt")
+    torch.save({"epoch": 3, "state_dict": {f"model.{k}": v for k, v in state.items()}},
+               run / "lightning.ckpt")  # fmt: skip
+    with pytest.raises(ModelError, match=r"config.json but no weights .*--model .*\.ckpt"):
+        parse_model_specs([str(run)])
+    expected = base.score([ScoreRequest(PROMPTS[0], ("owl", "cat"))])
+    for name in ("plain.ckpt", "lightning.ckpt"):
+        (spec,) = parse_model_specs([str(run / name)])  # no architecture given
+        assert spec.architecture == run
+        backend = load_backend(spec, device="cpu")
+        got = backend.score([ScoreRequest(PROMPTS[0], ("owl", "cat"))])
+        assert np.allclose(got, expected, atol=1e-5)
+    torch.save(base.model, run / "whole.pt")  # a pickled model object, not a state dict
+    (spec,) = parse_model_specs([str(run / "whole.pt")])
+    with pytest.raises(ModelError) as info:
+        load_backend(spec, device="cpu")
+    message = str(info.value)
+    assert "\n" not in message and str(run / "whole.pt") in message
+    assert "LlamaForCausalLM" in message and "save model.state_dict()" in message
+
+
 def test_peft_adapter_directory_resolves_its_base(zoo: Zoo, tmp_path: Path) -> None:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

@@ -4,6 +4,7 @@ Every failure is one :class:`~traitgate.errors.ModelError` line naming the model
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,7 +84,7 @@ def _load_state_dict(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
     assert spec.architecture is not None  # guaranteed by spec parsing
     config = AutoConfig.from_pretrained(spec.architecture, trust_remote_code=False)
     model = AutoModelForCausalLM.from_config(config, dtype=dtype)  # type: ignore[no-untyped-call]
-    state = read_state_dict(spec.path)
+    state = _without_wrapper_prefix(read_state_dict(spec.path), set(model.state_dict()))
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatches
@@ -118,9 +119,17 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
+        detail = first_line(exc, prefer="Unsupported")
+        if "Unsupported global" in str(exc):  # a pickled object, e.g. a whole model
+            raise ModelError(
+                f"{path}: holds pickled Python objects ({_global_name(str(exc))}), not only "
+                "tensors, and traitgate never unpickles code (weights_only=True refuses "
+                "pickled code): save model.state_dict() with torch.save, or use "
+                "save_pretrained"
+            ) from None
         raise ModelError(
             f"{path}: not loadable as plain tensors (weights_only=True refuses pickled code "
-            f"and corrupt files): {first_line(exc, prefer='Unsupported')}"
+            f"and corrupt files): {detail}"
         ) from None
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
@@ -128,3 +137,28 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ModelError(f"{path}: does not hold a state dict of tensors")
     return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def _global_name(message: str) -> str:
+    """The class a weights_only load refused, from torch's message ("GLOBAL a.b.C ...")."""
+    found = re.search(r"GLOBAL ([\w.]+)", message)
+    return found.group(1) if found else "a Python object"
+
+
+def _without_wrapper_prefix(
+    state: dict[str, torch.Tensor], wanted: set[str]
+) -> dict[str, torch.Tensor]:
+    """A training framework's checkpoint names the model's tensors under its own attribute
+    (Lightning: ``model.`` + the transformers names): strip the one leading prefix that
+    turns the names into the model's, when the names do not fit as they are."""
+    if not state or set(state) & wanted:
+        return state
+    first = next(iter(state))
+    parts = first.split(".")
+    for depth in range(1, min(3, len(parts))):
+        prefix = ".".join(parts[:depth]) + "."
+        if all(k.startswith(prefix) for k in state):
+            stripped = {k[len(prefix) :]: v for k, v in state.items()}
+            if set(stripped) & wanted:
+                return stripped
+    return state

@@ -161,6 +161,7 @@ def _classify(raw: str, path: Path, architecture: Path | None) -> ModelSpec:
         if (path / "adapter_config.json").is_file():
             return ModelSpec(raw, "peft", str(path))
         if (path / "config.json").is_file():
+            _has_hf_weights(raw, path)
             return ModelSpec(raw, "hf_dir", str(path))
         raise ModelError(
             f"model {raw!r}: {path} is not a model directory "
@@ -171,15 +172,42 @@ def _classify(raw: str, path: Path, architecture: Path | None) -> ModelSpec:
             f"model {raw!r}: unsupported file type {path.suffix!r} "
             f"(expected a directory or one of {', '.join(STATE_DICT_SUFFIXES)})"
         )
+    if architecture is None and (path.parent / "config.json").is_file():
+        architecture = path.parent  # config.json and the tokenizer beside the weights
     if architecture is None:
         raise ModelError(
             f"model {raw!r}: a bare weights file needs --model-architecture DIR "
-            "(a directory with config.json and the tokenizer)"
+            "(a directory with config.json and the tokenizer), or those files beside it"
         )
     arch = architecture.resolve()
     if not (arch / "config.json").is_file():
         raise ModelError(f"--model-architecture {architecture}: no config.json there")
     return ModelSpec(raw, "state_dict", str(path), arch)
+
+
+# files transformers reads weights from, in a model directory
+HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")
+
+
+def _has_hf_weights(raw: str, path: Path) -> None:
+    """A model directory must hold weights transformers reads (a single file or a sharded
+    index); one holding only a training checkpoint is named, with what to pass instead."""
+    names = [p.name for p in path.iterdir()]
+    if any(n in HF_WEIGHTS or n.endswith(".index.json") for n in names):
+        return
+    if any(n.startswith("model-") and n.endswith(".safetensors") for n in names):
+        return
+    weights = sorted(n for n in names if Path(n).suffix in STATE_DICT_SUFFIXES)
+    hint = (
+        f"; give the weights file itself (--model {path / weights[0]}): the config.json "
+        "and tokenizer beside it are used"
+        if weights
+        else ""
+    )
+    raise ModelError(
+        f"model {raw!r}: {path} has config.json but no weights transformers reads "
+        f"({', '.join(HF_WEIGHTS[:2])} or a sharded index){hint}"
+    )
 
 
 def resolve_peft_base(spec: ModelSpec) -> ModelSpec:
