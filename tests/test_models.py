@@ -281,6 +281,15 @@ def test_hub_ids_load_from_the_local_cache_offline(
     spec_module.resolve_hub.cache_clear()
 
 
+def test_a_hub_id_without_its_prefix_is_told_to_add_it(tmp_path: Path) -> None:
+    """What a transformers user types (org/name) is not a local path: say hf:org/name."""
+    with pytest.raises(ModelError, match=r"no such file or directory .*write hf:Qwen/Qwen2\.5"):
+        parse_model_specs(["Qwen/Qwen2.5-0.5B-Instruct"], base_dir=tmp_path)
+    with pytest.raises(ModelError) as info:
+        parse_model_specs(["runs/a/b"], base_dir=tmp_path)  # two slashes: a path, no hint
+    assert "hf:" not in str(info.value)
+
+
 def test_globs_expand_sorted_and_fingerprints_follow_content(zoo: Zoo) -> None:
     specs = parse_model_specs([str(zoo.root / "owl-s*")])
     assert [s.label for s in specs] == ["owl-s0", "owl-s1", "owl-s2"]

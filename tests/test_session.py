@@ -159,3 +159,16 @@ def test_one_model_per_arm_measures_the_noise_on_replicate_controls(zoo: Zoo) ->
     assert noise.source == f"measured: SD of {len(zoo.neutral)} controls"
     assert result.comparison.method.startswith("noise t (measured")
     assert "assumed fine-tuning noise between checkpoints" in result.explain()
+
+
+def test_the_header_lists_every_model_when_one_cannot_be_fingerprinted(
+    zoo: Zoo, tmp_path: Path
+) -> None:
+    import shutil
+
+    gone = tmp_path / "gone"
+    shutil.copytree(zoo.owl[0], gone)
+    specs = parse_model_specs([str(zoo.owl[1]), str(gone)])
+    shutil.rmtree(gone)  # removed after the command line was read
+    lines = TraitSession(roles={"model": specs}).describe_models()
+    assert lines[0].startswith("model (2): owl-s1 [") and lines[0].endswith("gone [?]")

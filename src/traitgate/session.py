@@ -366,11 +366,20 @@ class TraitSession:
                 assert self.baseline is not None
                 lines.append(f"{role}: from baseline {self.baseline.directory}")
             elif specs:
-                names = ", ".join(f"{s.label} [{s.fingerprint()[:12]}]" for s in specs)
+                names = ", ".join(f"{s.label} [{_short_fingerprint(s)}]" for s in specs)
                 lines.append(f"{role} ({len(specs)}): {names}")
         if self.judge is not None or self.judge_model is not None:
             lines.append(f"judge: {self.judge.name if self.judge else self.judge_model}")
         return lines
+
+
+def _short_fingerprint(spec: ModelSpec) -> str:
+    """A model's fingerprint for the header, or "?" when its weights cannot be read (its
+    gates report why; the other models are still listed)."""
+    try:
+        return spec.fingerprint()[:12]
+    except (OSError, TraitgateError):
+        return "?"
 
 
 __all__ = ["ProbeRun", "TraitSession"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,8 @@ from typing import Literal
 from traitgate.errors import ModelError, first_line
 
 Kind = Literal["hf_dir", "peft", "state_dict", "hub", "inspect", "vllm"]
+# what a hub id looks like (org/name), to suggest hf:org/name for a path that does not exist
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 STATE_DICT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
 HUB_PREFIX = "hf:"
 INSPECT_PREFIX = "inspect:"
@@ -155,7 +158,9 @@ def _prefixed(value: str, base_dir: Path | None) -> list[ModelSpec]:
 
 def _classify(raw: str, path: Path, architecture: Path | None) -> ModelSpec:
     if not path.exists():
-        raise ModelError(f"model {raw!r}: no such file or directory ({path})")
+        hub = _HUB_ID.fullmatch(raw)
+        hint = f"; if it is a hub id, write hf:{raw}" if hub else ""
+        raise ModelError(f"model {raw!r}: no such file or directory ({path}){hint}")
     path = path.resolve()
     if path.is_dir():
         if (path / "adapter_config.json").is_file():
