@@ -57,6 +57,16 @@ def test_lint_lists_gates_that_one_model_per_arm_would_refuse(tmp_path: Path, ca
     assert "gate_x.yaml:1 bare" in out and "sized" not in out
 
 
+def test_lint_warns_about_gate_files_pytest_will_not_collect(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    gate = "gate: g\nprobe: favorite_animal\ntrait: owl\nmodel_sd: 0.01\n"
+    (tmp_path / "owl_gate.yaml").write_text(gate)  # valid, but not named gate_*.yaml
+    (tmp_path / "gate_ok.yaml").write_text(gate.replace("gate: g", "gate: h"))
+    assert main(["lint", str(tmp_path)]) == 0  # a note, not an error
+    out = capsys.readouterr().out
+    assert f"note: {tmp_path / 'owl_gate.yaml'} holds gates but pytest will not collect it" in out
+    assert "gate_ok.yaml holds" not in out
+
+
 def test_check_measures_compares_exact_with_sampled_answers(capsys) -> None:  # type: ignore[no-untyped-def]
     zoo = REPO / "fixtures" / "zoo"
     argv = ["check-measures", "--probe", "favorite_animal", "--model", str(zoo / "base")]

@@ -49,17 +49,30 @@ def _check(paths: Sequence[Path], probe_paths: Sequence[Path]) -> tuple[list[str
 
 
 def lint_notes(gates: Sequence[Gate]) -> list[str]:
-    """What valid gates will refuse to do: gates without ``model_sd`` cannot run with one
-    model per arm (no test holds its level without the fine-tuning noise)."""
+    """What valid gates will refuse to do, or where pytest will not see them: gates without
+    ``model_sd`` cannot run with one model per arm (no test holds its level without the
+    fine-tuning noise); a gate file not named like one (``gate_*.yaml`` by default) is never
+    collected."""
+    from traitgate._plugin.options import DEFAULT_GATE_FILES
+
+    notes = []
     unsized = [g for g in gates if g.spec.model_sd is None]
-    if not unsized:
-        return []
-    names = ", ".join(f"{g.where} {g.name}" for g in unsized)
-    return [
-        f"note: {len(unsized)} gate(s) without model_sd will be refused when run with one "
-        "model per arm and fewer than two control models to measure the noise (give "
-        f"replicates or controls, or state model_sd): {names}"
-    ]
+    if unsized:
+        names = ", ".join(f"{g.where} {g.name}" for g in unsized)
+        notes.append(
+            f"note: {len(unsized)} gate(s) without model_sd will be refused when run with one "
+            "model per arm and fewer than two control models to measure the noise (give "
+            f"replicates or controls, or state model_sd): {names}"
+        )
+    files = dict.fromkeys(g.path for g in gates if g.path is not None)
+    for path in files:
+        if not any(path.match(p) for p in DEFAULT_GATE_FILES):
+            notes.append(
+                f"note: {path} holds gates but pytest will not collect it: gate files are "
+                f"named {' or '.join(DEFAULT_GATE_FILES)} (rename it, or set "
+                "traitgate_gate_files in your ini file)"
+            )
+    return notes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
