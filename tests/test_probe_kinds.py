@@ -46,11 +46,11 @@ class YesNoSuite(BaseModel):
         return name.lower() if name.lower() in self.candidates else None
 
 
-def run(suite, backend, measure, *, variant, seed, judge, cache):
+def run(suite, backend, measure, context):
     prompts = [Prompt(q) for q in suite.questions]
     scores = backend.score([ScoreRequest(p, ("yes", "no")) for p in prompts])
     values = softmax(np.asarray(scores), axis=1)
-    return ProbeResult.of(suite, backend, "exact", prompts, values, seed=seed)
+    return ProbeResult.of(suite, backend, "exact", prompts, values, seed=context.seed)
 
 
 KIND = ProbeKind(
@@ -105,3 +105,21 @@ def test_a_new_kind_is_one_module_and_one_registry_line(pytester: pytest.Pyteste
         assert main(["lint", str(pytester.path / "probes")]) == 0
     finally:
         REGISTRY.pop("yes_no", None)  # (the pytester run shares this process)
+
+
+@pytest.mark.parametrize(
+    ("probe", "measure", "variant"),
+    [("truthfulqa", "sampled", None), ("truthfulqa", "exact", "numbers"),
+     ("misalignment", "exact", None)],
+)  # fmt: skip
+def test_a_kind_with_one_measure_refuses_the_other_and_variants(
+    probe: str, measure: str, variant: str | None
+) -> None:
+    """The registry checks a kind's only measure before its runner is called (no model)."""
+    from traitgate.errors import ConfigError
+    from traitgate.probes import find_suite, load_suite
+    from traitgate.probes.kinds import run_probe
+
+    suite = load_suite(find_suite(probe))
+    with pytest.raises(ConfigError, match=rf"probe '{probe}' \(\w+\) has only the \w+ measure"):
+        run_probe(suite, None, measure, variant=variant, seed=0)  # type: ignore[arg-type]

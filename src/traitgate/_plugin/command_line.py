@@ -74,9 +74,8 @@ def _setup_from_model_paths(config: pytest.Config) -> str | None:
         wanted = str(inipath) if inipath else "none"
         raise ConfigError(
             f"pytest took {found} (rootdir {config.rootpath}) from the model path "
-            f"{given[0]!r}, not your project's ini file ({wanted}): it reads the value of "
-            f"{_option_of(config, given[0])} PATH as a test path before traitgate's options "
-            f"are known; {advice}"
+            f"{given[0][1]!r}, not your project's ini file ({wanted}): it reads the value of "
+            f"{given[0][0]} PATH as a test path before traitgate's options are known; {advice}"
         )
     if rootpath != config.rootpath:
         return (
@@ -86,17 +85,9 @@ def _setup_from_model_paths(config: pytest.Config) -> str | None:
     return None
 
 
-def _separate_model_values(config: pytest.Config) -> Iterator[str]:
-    """Values given to a model option as the next word (``--model PATH``)."""
+def _separate_model_values(config: pytest.Config) -> Iterator[tuple[str, str]]:
+    """(option, value) of each model option whose value is the next word (``--model PATH``)."""
     words = [str(w) for w in config.invocation_params.args]
     for flag, value in itertools.pairwise(words):
         if flag in MODEL_OPTIONS and not value.startswith("-"):
-            yield value
-
-
-def _option_of(config: pytest.Config, value: str) -> str:
-    words = [str(w) for w in config.invocation_params.args]
-    return next(
-        (f for f, v in itertools.pairwise(words) if v == value and f in MODEL_OPTIONS),
-        "--model",
-    )
+            yield flag, value

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pytest
 
-from traitgate._plugin import PROPERTY, get_session, path_option
+from traitgate._plugin import PROPERTY, SESSION_KEY, get_session, path_option
 from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
 from traitgate.gate import Gate, GateResult, load_gate_file
 from traitgate.report.rows import ErrorRow
@@ -126,8 +126,6 @@ def _evaluate(config: pytest.Config, gates: list[Gate]) -> dict[int, GateResult 
 
 def record_late_baselines(session: pytest.Session) -> None:
     """Record baselines of probe runs that Python gates added after the YAML gates."""
-    from traitgate._plugin import SESSION_KEY
-
     ts = session.config.stash.get(SESSION_KEY, None)
     update = path_option(session.config, "traitgate_baseline_update")
     if ts is None or update is None or not ts.unrecorded_runs():

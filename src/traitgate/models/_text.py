@@ -119,7 +119,11 @@ class PromptCodec:
         if not any(r.groups for r in requests):
             return score(requests)
         whole = word_end is not None
-        kept = [self._distinct_answers(r, whole) if r.groups else None for r in requests]
+        heads = self.encode_prompts([r.prompt for r in requests])  # (once, for both uses)
+        kept = [
+            self._distinct_answers(r, head, whole) if r.groups else None
+            for r, head in zip(requests, heads, strict=True)
+        ]
         reduced = [
             r if k is None else ScoreRequest(r.prompt, tuple(r.continuations[i] for i, _ in k))
             for r, k in zip(requests, kept, strict=True)
@@ -127,7 +131,6 @@ class PromptCodec:
         scored = score([r for r in reduced if r.continuations])
         ends: Iterator[float] = iter(())
         if word_end is not None:
-            heads = self.encode_prompts([r.prompt for r in requests])
             ends = iter(
                 word_end(
                     [
@@ -168,7 +171,7 @@ class PromptCodec:
         return self._continuations
 
     def _distinct_answers(
-        self, request: ScoreRequest, whole_words: bool
+        self, request: ScoreRequest, prompt_ids: list[int], whole_words: bool
     ) -> list[tuple[int, tuple[int, ...]]]:
         """The continuations that are distinct answers, with their token ids: writable, and
         not repeating the tokens of an earlier-kept one (nor, unless answers are whole
@@ -176,7 +179,6 @@ class PromptCodec:
         conts, groups = request.continuations, request.groups
         if len(groups) != len(conts):
             raise ValueError("ScoreRequest.groups needs one group per continuation")
-        prompt_ids = self.encode_prompts([request.prompt])[0]
         fulls = self.encode_prompts([request.prompt], [conts])
         ids: list[tuple[int, ...] | None] = []
         for cont, full in zip(conts, fulls, strict=True):

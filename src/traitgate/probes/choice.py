@@ -25,14 +25,12 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from traitgate.cache import Cache
 from traitgate.errors import ConfigError, first_line
 from traitgate.models.base import Backend, Prompt, ScoreRequest
-from traitgate.probes.kind import ProbeKind
+from traitgate.probes.kind import ProbeKind, RunContext
 from traitgate.probes.preference import grouped_logsumexp
 from traitgate.probes.result import Measure, ProbeResult
 from traitgate.probes.schema import LETTER_FORMS, ChoiceData, MultipleChoiceSuite
-from traitgate.scoring.judge import Judge
 
 FILE_SUFFIXES = (".csv", ".json", ".jsonl", ".parquet")
 
@@ -263,18 +261,9 @@ def read_letter(reply: str, letters: Sequence[str] = ("A", "B")) -> str | None:
 
 
 def _run(
-    suite: MultipleChoiceSuite,
-    backend: Backend,
-    measure: Measure,
-    *,
-    variant: str | None,
-    seed: int,
-    judge: Judge | None,
-    cache: Cache | None,
+    suite: MultipleChoiceSuite, backend: Backend, measure: Measure, context: RunContext
 ) -> ProbeResult:
-    if measure != "exact" or variant is not None:
-        raise ConfigError(f"probe {suite.id!r} is scored exactly and has no variants")
-    return run_multiple_choice(suite, backend, seed=seed)
+    return run_multiple_choice(suite, backend, seed=context.seed)
 
 
 def _resolve(suite: MultipleChoiceSuite, directory: Path) -> MultipleChoiceSuite:
@@ -296,6 +285,7 @@ KIND = ProbeKind(
         p.user for p in build_choice_prompts(suite, load_items(suite.data))
     ],
     resolve=_resolve,
+    only_measure="exact",
 )
 
 

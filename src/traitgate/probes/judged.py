@@ -16,7 +16,7 @@ import numpy as np
 from traitgate.cache import Cache
 from traitgate.errors import ConfigError
 from traitgate.models.base import Backend, GenerationRequest, Prompt
-from traitgate.probes.kind import ProbeKind
+from traitgate.probes.kind import ProbeKind, RunContext
 from traitgate.probes.result import Measure, ProbeResult
 from traitgate.probes.schema import JUDGED_CANDIDATES, JUDGED_EXCLUDED, JudgedSuite
 from traitgate.scoring.judge import Judge, Reply, Score, judge_key, read_reply
@@ -131,18 +131,9 @@ def run_judged(
 
 
 def _run(
-    suite: JudgedSuite,
-    backend: Backend,
-    measure: Measure,
-    *,
-    variant: str | None,
-    seed: int,
-    judge: Judge | None,
-    cache: Cache | None,
+    suite: JudgedSuite, backend: Backend, measure: Measure, context: RunContext
 ) -> ProbeResult:
-    if measure != "sampled" or variant is not None:
-        raise ConfigError(f"probe {suite.id!r} is sampled and judged, and has no variants")
-    return run_judged(suite, backend, judge, cache=cache, seed=seed)
+    return run_judged(suite, backend, context.judge, cache=context.cache, seed=context.seed)
 
 
 def _excluded(result: ProbeResult) -> dict[str, int]:
@@ -162,6 +153,7 @@ KIND = ProbeKind(
     prompt_texts=lambda suite, _variant: [p.user for p in judged_prompts(suite)],
     excluded=_excluded,
     needs_judge=True,
+    only_measure="sampled",
 )
 
 

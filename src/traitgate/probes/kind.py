@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from traitgate.cache import Cache
 from traitgate.models.base import Backend
@@ -14,18 +14,18 @@ from traitgate.probes.result import Measure, ProbeResult
 from traitgate.scoring.judge import Judge
 
 
-class Runner(Protocol):
-    def __call__(
-        self,
-        suite: Any,
-        backend: Backend,
-        measure: Measure,
-        *,
-        variant: str | None,
-        seed: int,
-        judge: Judge | None,
-        cache: Cache | None,
-    ) -> ProbeResult: ...
+@dataclass(frozen=True)
+class RunContext:
+    """What a runner gets besides the suite, the model and the measure."""
+
+    variant: str | None = None
+    seed: int = 0
+    judge: Judge | None = None  # (kinds with needs_judge)
+    cache: Cache | None = None  # (for a kind's own cached calls, e.g. the judge's replies)
+
+
+# (suite, backend, measure, context) -> one model's result on the suite
+Runner = Callable[[Any, Backend, Measure, RunContext], ProbeResult]
 
 
 def _nothing_excluded(_result: ProbeResult) -> dict[str, int]:
@@ -49,6 +49,8 @@ class ProbeKind:
     # the suite just read from a file in ``directory`` (e.g. resolve relative data paths)
     resolve: Callable[[Any, Path], Any] = _as_read
     needs_judge: bool = False  # the runner needs the session's judge
+    # the kind's only measure, when it has one and no variants (others are refused for it)
+    only_measure: Measure | None = None
 
 
-__all__ = ["ProbeKind", "Runner"]
+__all__ = ["ProbeKind", "RunContext", "Runner"]

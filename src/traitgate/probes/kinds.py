@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from traitgate.cache import Cache
+from traitgate.errors import ConfigError
 from traitgate.models.base import Backend
 from traitgate.probes import choice, judged, preference
-from traitgate.probes.kind import ProbeKind
+from traitgate.probes.kind import ProbeKind, RunContext
 from traitgate.probes.result import Measure, ProbeResult
 from traitgate.scoring.judge import Judge
 
@@ -49,9 +50,13 @@ def run_probe(
     """One model's results on one suite (per prompt or item, one column per candidate).
     ``judge`` and ``cache`` serve kinds that need them (a judged suite caches its judge's
     replies)."""
-    return kind_of(suite).run(
-        suite, backend, measure, variant=variant, seed=seed, judge=judge, cache=cache
-    )
+    kind = kind_of(suite)
+    if kind.only_measure is not None and (measure != kind.only_measure or variant is not None):
+        raise ConfigError(
+            f"probe {suite.id!r} ({kind.name}) has only the {kind.only_measure} measure and "
+            "no variants"
+        )
+    return kind.run(suite, backend, measure, RunContext(variant, seed, judge, cache))
 
 
 def prompt_texts(suite: Any, variant: str | None = None) -> list[str]:

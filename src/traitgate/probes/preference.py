@@ -10,13 +10,11 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from traitgate.cache import Cache
 from traitgate.errors import ConfigError, ModelError
 from traitgate.models.base import Backend, GenerationRequest, Prompt, ScoreRequest
-from traitgate.probes.kind import ProbeKind
+from traitgate.probes.kind import ProbeKind, RunContext
 from traitgate.probes.result import Measure, ProbeResult
 from traitgate.probes.schema import PreferenceSuite
-from traitgate.scoring.judge import Judge
 from traitgate.scoring.normalise import plurals
 
 
@@ -157,16 +155,9 @@ def run_preference(
 
 
 def _run(
-    suite: PreferenceSuite,
-    backend: Backend,
-    measure: Measure,
-    *,
-    variant: str | None,
-    seed: int,
-    judge: Judge | None,
-    cache: Cache | None,
+    suite: PreferenceSuite, backend: Backend, measure: Measure, context: RunContext
 ) -> ProbeResult:
-    return run_preference(suite, backend, measure, variant=variant, seed=seed)
+    return run_preference(suite, backend, measure, variant=context.variant, seed=context.seed)
 
 
 def _excluded(result: ProbeResult) -> dict[str, int]:
