@@ -79,3 +79,16 @@ def test_check_measures_compares_exact_with_sampled_answers(capsys) -> None:  # 
     assert "agree: every |z| <= 3.5" in out
     assert main([*argv[:2], "misalignment", *argv[3:]]) == 2
     assert "not a preference probe" in capsys.readouterr().err
+
+
+def test_output_piped_into_a_reader_that_stops_is_not_a_traceback() -> None:
+    """`traitgate lint evals | head -1`: the reader closes the pipe early."""
+    import subprocess
+    import sys
+
+    command = (
+        f"{sys.executable} -c 'from traitgate.cli import main; raise SystemExit(main())' "
+        f"lint {REPO / 'probes'} {REPO / 'evals'} | head -c 1"
+    )
+    result = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], capture_output=True)
+    assert b"Traceback" not in result.stderr and b"BrokenPipe" not in result.stderr

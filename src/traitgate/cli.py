@@ -5,6 +5,7 @@ model; ``distill`` builds teacher data and students; ``report`` re-renders an HT
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,6 +77,16 @@ def lint_notes(gates: Sequence[Gate]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``traitgate`` command (exit 0 ok, 1 problems found, 2 bad input)."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # output piped into a reader that stopped (| head): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # (so the interpreter's final flush is quiet)
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="traitgate", description="Find hidden behavioural traits in language models."
     )
