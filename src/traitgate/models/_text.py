@@ -7,11 +7,15 @@ Shared by the transformers and vLLM backends, so both run exactly the same seque
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from traitgate.errors import ModelError
 from traitgate.models.base import Prompt, ScoreRequest
+
+# token ids of prompts, and of each prompt's continuations -> per continuation,
+# (log P(continuation), log P(the word ends after it))
+WordScorer = Callable[[list[list[int]], list[list[list[int]]]], list[list[tuple[float, float]]]]
 
 
 def plain_prompt(prompt: Prompt) -> str:
@@ -105,53 +109,69 @@ class PromptCodec:
         self,
         requests: Sequence[ScoreRequest],
         score: Callable[[Sequence[ScoreRequest]], list[list[float]]],
-        word_end: Callable[[list[list[int]]], list[float]] | None = None,
+        score_words: WordScorer | None = None,
     ) -> list[list[float]]:
         """Score ``requests`` with ``score``, counting grouped continuations once each (see
         :class:`ScoreRequest`).
 
-        With ``word_end`` (log-probability that the word ends after each given full
-        sequence, from the backend's model), a grouped continuation is a whole word: its
-        score is log P(answer begins with it) + log P(the word ends there), so "Owl" no
-        longer holds "Owls" or a garbled "Owlss", and only identical token sequences are
-        the same answer. Without it (a backend that cannot see the next-token
-        distribution), a continuation extending another of its group is inside it."""
+        With ``score_words`` (from the backend's model: for token ids of prompts and of
+        their continuations, log P(continuation) and log P(the word ends after it)), a
+        grouped continuation is a whole word: its score is log P(answer begins with it) +
+        log P(the word ends there), so "Owl" no longer holds "Owls" or a garbled "Owlss",
+        and only identical token sequences are the same answer. Without it (a backend that
+        cannot see the next-token distribution), a continuation extending another of its
+        group is inside it."""
         if not any(r.groups for r in requests):
             return score(requests)
-        whole = word_end is not None
+        whole = score_words is not None
         heads = self.encode_prompts([r.prompt for r in requests])  # (once, for both uses)
         kept = [
             self._distinct_answers(r, head, whole) if r.groups else None
             for r, head in zip(requests, heads, strict=True)
         ]
-        reduced = [
-            r if k is None else ScoreRequest(r.prompt, tuple(r.continuations[i] for i, _ in k))
+        out: list[list[float]] = [
+            [] if k is None else [-math.inf] * len(r.continuations)
             for r, k in zip(requests, kept, strict=True)
         ]
-        scored = score([r for r in reduced if r.continuations])
-        ends: Iterator[float] = iter(())
-        if word_end is not None:
-            ends = iter(
-                word_end(
-                    [
-                        head + list(ids)
-                        for head, k in zip(heads, kept, strict=True)
-                        for _, ids in k or ()
-                    ]
-                )
+        # by `score`: ungrouped requests, and without whole words the grouped ones, reduced
+        # to their distinct continuations
+        plain = [
+            i
+            for i, (r, k) in enumerate(zip(requests, kept, strict=True))
+            if (r.continuations if k is None else k and not whole)
+        ]
+        reduced = [
+            requests[i]
+            if kept[i] is None
+            else ScoreRequest(
+                requests[i].prompt, tuple(requests[i].continuations[j] for j, _ in kept[i] or ())
             )
-        out: list[list[float]] = []
-        rows = iter(scored)
-        for request, keep, small in zip(requests, kept, reduced, strict=True):
-            values = next(rows) if small.continuations else []
-            if keep is None:
-                out.append(values)
-                continue
-            row = [-math.inf] * len(request.continuations)
-            for (i, _), value in zip(keep, values, strict=True):
-                row[i] = value + (next(ends) if whole else 0.0)
-            out.append(row)
+            for i in plain
+        ]
+        for i, values in zip(plain, score(reduced) if reduced else [], strict=True):
+            self._place(out, i, kept[i], values)
+        words = [i for i, k in enumerate(kept) if whole and k]
+        if score_words is not None and words:
+            scored = score_words(
+                [heads[i] for i in words], [[list(ids) for _, ids in kept[i] or ()] for i in words]
+            )
+            for i, pairs in zip(words, scored, strict=True):
+                self._place(out, i, kept[i], [logp + end for logp, end in pairs])
         return out
+
+    @staticmethod
+    def _place(
+        out: list[list[float]],
+        i: int,
+        kept: list[tuple[int, tuple[int, ...]]] | None,
+        values: list[float],
+    ) -> None:
+        """Request ``i``'s scores into ``out``: all of them, or those of its kept ones."""
+        if kept is None:
+            out[i] = values
+            return
+        for (j, _), value in zip(kept, values, strict=True):
+            out[i][j] = value
 
     def word_continuations(self) -> list[int]:
         """Ids of the tokens that continue a word rather than end it: written straight after

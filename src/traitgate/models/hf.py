@@ -152,34 +152,28 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ scoring
     def score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
-        return self.codec.exclusive(requests, self._score, self._word_end)
+        return self.codec.exclusive(requests, self._score, self._score_words)
 
-    def _word_end(self, seqs: list[list[int]]) -> list[float]:
-        """log P(the next token does not continue the word) after each full sequence."""
-        continuing = torch.tensor(
-            self.codec.word_continuations(), dtype=torch.long, device=self.device
-        )
+    def _score_words(
+        self, prompt_ids: list[list[int]], conts: list[list[list[int]]]
+    ) -> list[list[tuple[float, float]]]:
+        """For each prompt's continuations (token ids): (log P(the continuation), log P(the
+        next token does not continue the word)). Each prompt of a batch is run once and its
+        continuations, whole, in one pass on its KV cache."""
+        ends = torch.ones(len(self.codec.tokenizer), dtype=torch.bool)
+        ends[torch.tensor(self.codec.word_continuations(), dtype=torch.long)] = False
+        order = sorted(range(len(prompt_ids)), key=lambda i: len(prompt_ids[i]))
+        rows = [(ri, ci, ids) for ri in order for ci, ids in enumerate(conts[ri])]
 
-        @torch.inference_mode()
-        def run(batch: list[list[int]]) -> list[float]:
-            ids, mask = self._left_pad(batch)
-            logits = (
-                self.model(
-                    input_ids=ids,
-                    attention_mask=mask,
-                    position_ids=position_ids(mask),
-                    logits_to_keep=1,
-                    use_cache=False,
-                )
-                .logits[:, -1]
-                .float()
-            )
-            logp = torch.log_softmax(logits, dim=-1)
-            keep = torch.ones(logp.shape[-1], dtype=torch.bool, device=logp.device)
-            keep[continuing] = False
-            return [float(v) for v in torch.logsumexp(logp[:, keep], dim=-1).tolist()]
+        def on_cache(batch: list[tuple[int, int, list[int]]]) -> list[tuple[float, float]]:
+            return self._cached_prompt_batch(batch, prompt_ids, word_ends=ends)
 
-        return batched_with_backoff(seqs, run, self)
+        out: list[list[tuple[float, float]]] = [[(0.0, 0.0)] * len(c) for c in conts]
+        for (ri, ci, _), value in zip(
+            rows, batched_with_backoff(rows, on_cache, self), strict=True
+        ):
+            out[ri][ci] = value
+        return out
 
     def _score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
         """Summed log-probabilities of each continuation. A prompt whose continuations are
@@ -203,7 +197,7 @@ class TransformersBackend:
         ]
 
         def on_cache(batch: list[tuple[int, int, list[int]]]) -> list[float]:
-            return self._cached_prompt_batch(batch, prompt_ids)
+            return [v for v, _ in self._cached_prompt_batch(batch, prompt_ids)]
 
         for (ri, ci, _), value in zip(
             rows, batched_with_backoff(rows, on_cache, self), strict=True
@@ -238,34 +232,29 @@ class TransformersBackend:
         return out
 
     @torch.inference_mode()
-    def _cached_prompt_batch(
-        self, rows: list[tuple[int, int, list[int]]], prompt_ids: list[list[int]]
-    ) -> list[float]:
-        """Each row's continuation: its first token from its prompt's last logits, the rest
-        in one pass on the prompt's KV cache (each prompt of the batch is run once)."""
-        unique = list(dict.fromkeys(ri for ri, _, _ in rows))
-        slot = {ri: k for k, ri in enumerate(unique)}
-        ids, mask = self._left_pad([prompt_ids[ri] for ri in unique])
+    def _tails_on_prompts(
+        self, heads: list[list[int]], tails: list[tuple[int, list[int]]]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Run each prompt of ``heads`` once (left-padded, keeping its KV cache), then each
+        tail (its prompt's index, its tokens) on its prompt's cache.
+
+        Returns the prompts' last logits (float) and the tails' logits (float, right-padded
+        to the longest tail; None without tails)."""
+        ids, mask = self._left_pad(heads)
         positions = position_ids(mask)
         prefill = self.model(
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
             logits_to_keep=1,
-            use_cache=True,
+            use_cache=bool(tails),
         )
-        dev = ids.device
-        pick = torch.tensor([slot[ri] for ri, _, _ in rows], device=dev)
-        first = torch.tensor([cont[0] for _, _, cont in rows], device=dev)
-        total = torch.log_softmax(prefill.logits[:, -1].float(), dim=-1)[pick, first]
-        # the rest of each longer continuation runs on its prompt's cache; rows with the
-        # same prompt and the same tokens before their last one share that pass
-        tails = list(dict.fromkeys((ri, tuple(c[:-1])) for ri, _, c in rows if len(c) > 1))
+        last = prefill.logits[:, -1].float()
         if not tails:
-            return [float(v) for v in total.tolist()]
-        tail_of = {key: k for k, key in enumerate(tails)}
+            return last, None
+        dev = ids.device
         width = max(len(inp) for _, inp in tails)
-        tail_pick = torch.tensor([slot[ri] for ri, _ in tails], device=dev)
+        tail_pick = torch.tensor([k for k, _ in tails], device=dev)
         cache = _cache_of(prefill)
         cache.batch_select_indices(tail_pick)
         inputs = torch.full((len(tails), width), self.pad_id, dtype=torch.long)
@@ -281,17 +270,58 @@ class TransformersBackend:
             **{self._cache_kw: cache},
             use_cache=True,
         ).logits.float()
+        return last, logits
+
+    def _cached_prompt_batch(
+        self,
+        rows: list[tuple[int, int, list[int]]],
+        prompt_ids: list[list[int]],
+        word_ends: torch.Tensor | None = None,
+    ) -> list[tuple[float, float]]:
+        """Each row's (log P(continuation), log P(the word ends after it)): the first token
+        from its prompt's last logits, the rest in one pass on the prompt's KV cache (each
+        prompt of the batch is run once). ``word_ends``: which vocabulary tokens end a word
+        (the second value is 0.0 without it)."""
+        whole = word_ends is not None
+
+        def tail(ri: int, c: list[int]) -> tuple[int, tuple[int, ...]]:
+            # the tokens run on the prompt's cache: all of them when the word end is read
+            # after the last; rows with the same prompt and tail share a pass
+            return ri, tuple(c if whole else c[:-1])
+
+        unique = list(dict.fromkeys(ri for ri, _, _ in rows))
+        slot = {ri: k for k, ri in enumerate(unique)}
+        tails = list(dict.fromkeys(tail(ri, c) for ri, _, c in rows if whole or len(c) > 1))
+        last, logits = self._tails_on_prompts(
+            [prompt_ids[ri] for ri in unique], [(slot[ri], list(inp)) for ri, inp in tails]
+        )
+        dev = last.device
+        pick = torch.tensor([slot[ri] for ri, _, _ in rows], device=dev)
+        first = torch.tensor([cont[0] for _, _, cont in rows], device=dev)
+        total = torch.log_softmax(last, dim=-1)[pick, first]
+        if logits is None:
+            return [(float(v), 0.0) for v in total.tolist()]
+        tail_of = {key: k for k, key in enumerate(tails)}
         norm = torch.logsumexp(logits, dim=-1)  # log p = logit - norm (no vocab-sized copy)
         longer = [(k, ri, c) for k, (ri, _, c) in enumerate(rows) if len(c) > 1]
-        # (row, position, token) of every continuation token after the first
-        row_ix = [tail_of[(ri, tuple(c[:-1]))] for _, ri, c in longer for _ in c[1:]]
-        pos_ix = [i for _, _, c in longer for i in range(len(c) - 1)]
-        tok_ix = [t for _, _, c in longer for t in c[1:]]
-        at = (torch.tensor(row_ix, device=dev), torch.tensor(pos_ix, device=dev))
-        picked = logits[(*at, torch.tensor(tok_ix, device=dev))] - norm[at]
-        owner = torch.tensor([k for k, _, c in longer for _ in c[1:]], device=dev)
-        total = total.index_add(0, owner, picked)
-        return [float(v) for v in total.tolist()]
+        if longer:
+            # (row, position, token) of every continuation token after the first
+            row_ix = [tail_of[tail(ri, c)] for _, ri, c in longer for _ in c[1:]]
+            pos_ix = [i for _, _, c in longer for i in range(len(c) - 1)]
+            tok_ix = [t for _, _, c in longer for t in c[1:]]
+            at = (torch.tensor(row_ix, device=dev), torch.tensor(pos_ix, device=dev))
+            picked = logits[(*at, torch.tensor(tok_ix, device=dev))] - norm[at]
+            owner = torch.tensor([k for k, _, c in longer for _ in c[1:]], device=dev)
+            total = total.index_add(0, owner, picked)
+        if word_ends is None:
+            return [(float(v), 0.0) for v in total.tolist()]
+        at_end = (
+            torch.tensor([tail_of[tail(ri, c)] for ri, _, c in rows], device=dev),
+            torch.tensor([len(c) - 1 for _, _, c in rows], device=dev),
+        )
+        keep = word_ends.to(dev)
+        end = torch.logsumexp(logits[at_end][:, keep], dim=-1) - norm[at_end]
+        return list(zip(map(float, total.tolist()), map(float, end.tolist()), strict=True))
 
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
