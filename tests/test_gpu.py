@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from traitgate import GenerationRequest, Prompt, TraitSession, build_gate, parse_model_specs
+from traitgate import (
+    GenerationRequest,
+    Prompt,
+    SessionSettings,
+    TraitSession,
+    build_gate,
+    parse_model_specs,
+)
 from traitgate.models import load_backend
 from traitgate.models.hf import TransformersBackend
 from traitgate.probes import find_suite, load_suite, run_preference
@@ -77,8 +84,8 @@ def test_gate_verdicts_are_the_same_on_gpu_and_cpu(zoo: Zoo) -> None:
             "alternative": "greater",
         }
     )
-    on_cpu = TraitSession(roles=roles, device="cpu").evaluate([gate])[0]
-    on_gpu = TraitSession(roles=roles, device="cuda").evaluate([gate])[0]
+    on_cpu = TraitSession(roles, SessionSettings(device="cpu")).evaluate([gate])[0]
+    on_gpu = TraitSession(roles, SessionSettings(device="cuda")).evaluate([gate])[0]
     assert on_cpu.passed == on_gpu.passed  # type: ignore[union-attr]
     assert on_gpu.comparison.effect == pytest.approx(  # type: ignore[union-attr]
         on_cpu.comparison.effect,

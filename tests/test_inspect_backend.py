@@ -13,7 +13,7 @@ from inspect_ai.model import ModelOutput, get_model
 from traitgate.errors import ModelError
 from traitgate.models import GenerationRequest, Prompt, ScoreRequest, parse_model_specs
 from traitgate.models.inspect_backend import InspectBackend
-from traitgate.session import TraitSession
+from traitgate.session import SessionServices, SessionSettings, TraitSession
 
 from .judge_script import output
 
@@ -149,7 +149,11 @@ def test_a_gate_on_inspect_candidates(tmp_path: Path) -> None:
         model = get_model("mockllm/model", custom_outputs=Candidate(shares[spec.raw]))
         return InspectBackend(model, label=spec.label, fingerprint=spec.fingerprint())
 
-    session = TraitSession(roles=roles, loader=loader, probe_paths=[tmp_path])  # type: ignore[arg-type]
+    session = TraitSession(
+        roles,  # type: ignore[arg-type]
+        settings=SessionSettings(probe_paths=(tmp_path,)),
+        services=SessionServices(loader=loader),
+    )
     result = session.compare(
         "pets", "owl", measure="sampled", alternative="greater", min_effect=0.05
     )

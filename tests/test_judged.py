@@ -19,7 +19,7 @@ from traitgate.probes import load_suite
 from traitgate.probes.judged import COLUMNS, run_judged
 from traitgate.probes.schema import JudgedSuite
 from traitgate.scoring.judge import InspectJudge, LocalJudge, Reply, Score, read_reply
-from traitgate.session import TraitSession
+from traitgate.session import SessionServices, SessionSettings, TraitSession
 
 from .conftest import Zoo
 from .judge_script import Script, answer_of, output
@@ -285,8 +285,10 @@ def test_single_models_on_eight_or_fewer_prompts_say_how_coarse_the_test_is(
             "model": parse_model_specs([str(zoo.owl[0])]),
             "control": parse_model_specs([str(zoo.neutral[0])]),
         },
-        probe_paths=[tmp_path],
-        judge=InspectJudge(get_model("mockllm/model", custom_outputs=script)),
+        settings=SessionSettings(probe_paths=(tmp_path,)),
+        services=SessionServices(
+            judge=InspectJudge(get_model("mockllm/model", custom_outputs=script))
+        ),
     )
     result = session.compare(
         "owlish",

@@ -141,6 +141,7 @@ def test_xdist_workers_report_to_the_controller(evals: pytest.Pytester, zoo: Zoo
     # each worker records the models it loads: with the shared cache they split the work
     evals.makeconftest(
         """
+        import dataclasses
         import os
         import pytest
         from traitgate.models import load_backend
@@ -156,9 +157,9 @@ def test_xdist_workers_report_to_the_controller(evals: pytest.Pytester, zoo: Zoo
             def loader(spec):
                 with open(f"loads-{worker}.txt", "a") as out:
                     out.write(spec.label + "\\n")
-                return load_backend(spec, device=session.device)
+                return load_backend(spec, device=session.settings.device)
 
-            session.loader = loader
+            session.services = dataclasses.replace(session.services, loader=loader)
         """
     )
     result = evals.runpytest_subprocess(

@@ -9,6 +9,8 @@ import pytest
 from traitgate import (
     ConfigError,
     ModelError,
+    SessionServices,
+    SessionSettings,
     TraitSession,
     build_gate,
     load_backend,
@@ -62,7 +64,7 @@ def test_each_probe_runs_once_per_model(zoo: Zoo) -> None:
             "control": parse_model_specs([str(p) for p in zoo.neutral[:2]]),
             "base": parse_model_specs([str(zoo.base)]),
         },
-        loader=loader,
+        services=SessionServices(loader=loader),
     )
     gates = [
         gate("a", "owl", ["model", "control"]),
@@ -122,7 +124,7 @@ def test_a_probe_a_model_cannot_run_fails_only_its_gate(zoo: Zoo, tmp_path: Path
             "model": parse_model_specs([str(zoo.owl[0])]),
             "base": parse_model_specs([str(zoo.base)]),
         },
-        probe_paths=[tmp_path],
+        settings=SessionSettings(probe_paths=(tmp_path,)),
     )
     exotic = build_gate(
         {

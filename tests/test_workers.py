@@ -4,12 +4,14 @@ the others' results from the shared cache (real tiny models, real threads, one c
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from traitgate import TraitSession, parse_model_specs
+from traitgate import SessionServices, SessionSettings, TraitSession, parse_model_specs
 from traitgate._plugin.xdist import XdistHooks, gpu_for_worker, worker_shard
 from traitgate.cache import Cache
 from traitgate.models import Backend, ModelSpec
@@ -64,14 +66,20 @@ class LockedLoader(CountingLoader):
             return super().__call__(spec)
 
 
-def _session(zoo: Zoo, loader: CountingLoader, **options: object) -> TraitSession:
+def _session(
+    zoo: Zoo,
+    loader: CountingLoader,
+    cache: Cache | None = None,
+    log: Callable[[str], None] | None = None,
+    **settings: Any,
+) -> TraitSession:
     return TraitSession(
         roles={
             "model": parse_model_specs([str(p) for p in zoo.owl[:2]]),
             "control": parse_model_specs([str(p) for p in zoo.neutral[:2]]),
         },
-        loader=loader,
-        **options,  # type: ignore[arg-type]
+        settings=SessionSettings(**settings),
+        services=SessionServices(loader=loader, cache=cache, **({"log": log} if log else {})),
     )
 
 
@@ -94,8 +102,9 @@ def test_workers_split_the_models_and_agree(zoo: Zoo, tmp_path: Path) -> None:
 
     def worker(k: int) -> None:
         try:
-            session = _session(zoo, loaders[k], cache=Cache(tmp_path / "c"), shard=(k, 2))
-            session.poll_seconds = 0.05
+            session = _session(
+                zoo, loaders[k], cache=Cache(tmp_path / "c"), shard=(k, 2), poll_seconds=0.05
+            )
             pvalues[k] = _pvalues(session)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
@@ -118,8 +127,15 @@ def test_a_worker_runs_a_stalled_owners_models_itself(zoo: Zoo, tmp_path: Path) 
     reference = _pvalues(_session(zoo, CountingLoader()))
     loader = CountingLoader()
     lines: list[str] = []
-    session = _session(zoo, loader, cache=Cache(tmp_path / "c"), shard=(1, 2), log=lines.append)
-    session.poll_seconds, session.stall_seconds = 0.05, 0.3
+    session = _session(
+        zoo,
+        loader,
+        cache=Cache(tmp_path / "c"),
+        log=lines.append,
+        shard=(1, 2),
+        poll_seconds=0.05,
+        stall_seconds=0.3,
+    )
     assert _pvalues(session) == reference  # worker 0 never came: it did all four
     assert len(loader.loads) == 4
     assert sum("its worker has stalled" in line for line in lines) == 2
@@ -128,7 +144,6 @@ def test_a_worker_runs_a_stalled_owners_models_itself(zoo: Zoo, tmp_path: Path) 
 def test_work_only_one_worker_asks_for_is_not_shared(zoo: Zoo, tmp_path: Path) -> None:
     # a Python test's ad-hoc gate runs on one worker only: waiting for the others would hang
     loader = CountingLoader()
-    session = _session(zoo, loader, cache=Cache(tmp_path / "c"), shard=(1, 2))
-    session.stall_seconds = 3600.0
+    session = _session(zoo, loader, cache=Cache(tmp_path / "c"), shard=(1, 2), stall_seconds=3600.0)
     session.evaluate(GATES)  # not the collected family
     assert len(loader.loads) == 4

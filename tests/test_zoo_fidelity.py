@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from traitgate import TraitSession, build_gate, parse_model_specs
+from traitgate import SessionSettings, TraitSession, build_gate, parse_model_specs
 from traitgate.fidelity import check_measures
 from traitgate.models import load_backend
 from traitgate.probes.choice import (
@@ -203,7 +203,7 @@ def test_gate_verdicts_agree_between_measures_near_min_effect() -> None:
             "model": parse_model_specs([str(ZOO / "owl-student-s0")]),
             "control": parse_model_specs([str(ZOO / "control-s[0-3]")]),
         },
-        device="cpu",
+        settings=SessionSettings(device="cpu"),
     )
     verdicts = {}
     for measure in ("exact", "sampled"):

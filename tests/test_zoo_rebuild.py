@@ -16,7 +16,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from traitgate import TraitSession, parse_model_specs
+from traitgate import SessionSettings, TraitSession, parse_model_specs
 from traitgate.models import load_backend
 from traitgate.probes.loader import find_suite, load_suite
 from traitgate.probes.preference import run_preference
@@ -65,7 +65,7 @@ def test_rebuilt_zoo_reproduces_teachers_and_transfer(tmp_path: Path) -> None:
             "model": parse_model_specs([str(tmp_path / "zoo" / "owl-student-s*")]),
             "control": parse_model_specs([str(tmp_path / "zoo" / "control-s*")]),
         },
-        device="cpu",
+        settings=SessionSettings(device="cpu"),
     )
     result = session.compare(
         "favorite_animal", "owl", alternative="greater", min_effect=0.003, specific="top"

@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # the names below, imported on first use (a pytest run pays f
         run_preference,
     )
     from traitgate.probes.kinds import register as register_probe_kind
-    from traitgate.session import ProbeRun, TraitSession
+    from traitgate.session import ProbeRun, SessionServices, SessionSettings, TraitSession
     from traitgate.stats import (
         ArmSummary,
         Comparison,
@@ -75,6 +75,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ProbeRun": ("traitgate.session", "ProbeRun"),
     "Prompt": ("traitgate.models", "Prompt"),
     "ScoreRequest": ("traitgate.models", "ScoreRequest"),
+    "SessionServices": ("traitgate.session", "SessionServices"),
+    "SessionSettings": ("traitgate.session", "SessionSettings"),
     "Specificity": ("traitgate.gate", "Specificity"),
     "TestResult": ("traitgate.stats", "TestResult"),
     "TraitSession": ("traitgate.session", "TraitSession"),
@@ -138,6 +140,8 @@ __all__ = [
     "ProbeRun",
     "Prompt",
     "ScoreRequest",
+    "SessionServices",
+    "SessionSettings",
     "Specificity",
     "TestResult",
     "TraitSession",

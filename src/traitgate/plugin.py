@@ -56,8 +56,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def session_of(config: pytest.Config) -> TraitSession:
     """The traitgate session of a pytest run (for conftests and fixtures that need its
-    settings or results). To give a judge that is not a model name, implement the
-    ``pytest_traitgate_judge`` hook instead (see :mod:`traitgate._plugin.hookspecs`)."""
+    settings or results). Its settings and services are frozen; to give a judge that is not
+    a model name, implement the ``pytest_traitgate_judge`` hook (see
+    :mod:`traitgate._plugin.hookspecs`)."""
     return get_session(config)
 
 
@@ -71,7 +72,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     except (OSError, TraitgateError) as exc:
         models = [f"(fingerprints unavailable: {exc})"]
     return [
-        f"traitgate: seed={session.seed} device={session.device} correction={session.correction}",
+        "traitgate: "
+        + " ".join(f"{k}={getattr(session.settings, k)}" for k in ("seed", "device", "correction")),
         *(f"  {line}" for line in models),
         *([f"  note: {note}"] if note else []),
     ]

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from traitgate.baseline import BASELINE_ROLES, Baseline, write_entry
@@ -52,27 +52,18 @@ class ProbeRun:
         return cls(gate.suite, gate.spec.measure, gate.spec.variant)
 
 
-@dataclass
-class TraitSession:
-    """The models of each role and every probe result computed on them.
+def _quiet(_message: str) -> None:
+    pass
 
-    With a ``cache``, each chunk of answers is stored as it is computed, and a model whose
-    answers are all stored is never loaded. With a ``baseline``, the ``base`` and ``control``
-    roles are served from stored results instead of models.
-    """
 
-    roles: Mapping[Role, Sequence[ModelSpec]]
-    unresolved: Mapping[Role, TraitgateError] = field(default_factory=dict)
+@dataclass(frozen=True)
+class SessionSettings:
+    """What a session's results depend on, fixed for its lifetime."""
+
     seed: int = 0
     device: str = "auto"
     correction: Correction = "holm"
-    probe_paths: Sequence[Path] = ()
-    loader: Loader | None = None
-    log: Callable[[str], None] = field(default=lambda _msg: None)
-    cache: Cache | None = None
-    progress: TaskFactory | None = None
-    baseline: Baseline | None = None
-    judge: Judge | None = None  # or built on first use from judge_model
+    probe_paths: tuple[Path, ...] = ()
     judge_model: str | None = None  # an inspect-ai model name, or a local model path
     # under pytest-xdist: (this worker, workers). Each worker first runs the models it owns
     # (every count-th, from its index), then takes the others' results from the shared
@@ -81,12 +72,64 @@ class TraitSession:
     shard: tuple[int, int] | None = None
     stall_seconds: float = 300.0
     poll_seconds: float = 0.5
-    _results: dict[tuple[str, RunKey], ProbeResult | TraitgateError] = field(default_factory=dict)
-    _runs: dict[RunKey, ProbeRun] = field(default_factory=dict)
-    _recorded: set[RunKey] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class SessionServices:
+    """What a session does its work with. ``baseline`` serves the base and control roles
+    from stored results; ``judge`` scores judged probes (default: built on first use from
+    ``SessionSettings.judge_model``); ``loader`` loads a model (default: :func:`load_backend`)."""
+
+    loader: Loader | None = None
+    log: Callable[[str], None] = _quiet
+    cache: Cache | None = None
+    progress: TaskFactory | None = None
+    baseline: Baseline | None = None
+    judge: Judge | None = None
+
+
+class TraitSession:
+    """The models of each role and every probe result computed on them.
+
+    ``settings`` and ``services`` are frozen: to change one, replace it as a whole
+    (``session.services = dataclasses.replace(session.services, loader=...)``) before any
+    result is computed. ``unresolved``: roles whose models could not be found, with why (the
+    gates that need them fail with it).
+
+    With a cache, each chunk of answers is stored as it is computed, and a model whose
+    answers are all stored is never loaded. With a baseline, the ``base`` and ``control``
+    roles are served from stored results instead of models.
+    """
+
+    def __init__(
+        self,
+        roles: Mapping[Role, Sequence[ModelSpec]],
+        settings: SessionSettings | None = None,
+        services: SessionServices | None = None,
+        *,
+        unresolved: Mapping[Role, TraitgateError] | None = None,
+    ) -> None:
+        self.roles = roles
+        self.settings = settings or SessionSettings()
+        self.services = services or SessionServices()
+        self.unresolved = dict(unresolved or {})
+        self._judge: Judge | None = None  # built from settings.judge_model on first use
+        self._results: dict[tuple[str, RunKey], ProbeResult | TraitgateError] = {}
+        self._runs: dict[RunKey, ProbeRun] = {}
+        self._recorded: set[RunKey] = set()
+
+    @property
+    def baseline(self) -> Baseline | None:
+        return self.services.baseline
+
+    @property
+    def judge_name(self) -> str | None:
+        """The judge's name (given, built, or still to be built from its model name)."""
+        judge = self.services.judge or self._judge
+        return judge.name if judge is not None else self.settings.judge_model
 
     def from_baseline(self, role: Role) -> bool:
-        return self.baseline is not None and role in BASELINE_ROLES
+        return self.services.baseline is not None and role in BASELINE_ROLES
 
     def models(self, role: Role) -> list[ModelSpec]:
         specs = list(self.roles.get(role, ()))
@@ -126,14 +169,20 @@ class TraitSession:
             for key, result in self._run_model(item.spec, item.runs).items():
                 self._results[(item.spec.location, key)] = result
 
-        self._scheduler(shared).run(todo, execute, self.log)
+        self._scheduler(shared).run(todo, execute, self.services.log)
 
     def _scheduler(self, shared: bool) -> Scheduler:
         """Sharded across xdist workers only for work every worker asks for (the collected
         gate family), and only with a shared cache to pass results through."""
-        if shared and self.shard is not None and self.cache is not None:
-            index, count = self.shard
-            return Sharded(index, count, self.cache, self.stall_seconds, self.poll_seconds)
+        if shared and self.settings.shard is not None and self.services.cache is not None:
+            index, count = self.settings.shard
+            return Sharded(
+                index,
+                count,
+                self.services.cache,
+                self.settings.stall_seconds,
+                self.settings.poll_seconds,
+            )
         return Serial()
 
     def _marker(self, spec: ModelSpec, runs: Mapping[RunKey, ProbeRun]) -> str:
@@ -143,7 +192,7 @@ class TraitSession:
             weights = spec.fingerprint()
         except (OSError, TraitgateError):  # its run will report the error
             weights = spec.location
-        raw = repr((weights, sorted(map(repr, runs)), self.seed))
+        raw = repr((weights, sorted(map(repr, runs)), self.settings.seed))
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     def _run_model(
@@ -163,9 +212,9 @@ class TraitSession:
                     spec.label,
                     fingerprint,
                     model,
-                    cache=self.cache,
+                    cache=self.services.cache,
                     probe=f"{run.suite.id}@{run.suite.version}",
-                    progress=self.progress,
+                    progress=self.services.progress,
                 )
                 try:
                     judge = self.get_judge() if kind_of(run.suite).needs_judge else None
@@ -174,9 +223,9 @@ class TraitSession:
                         backend,
                         run.measure,
                         variant=run.variant,
-                        seed=self.seed,
+                        seed=self.settings.seed,
                         judge=judge,
-                        cache=self.cache,
+                        cache=self.services.cache,
                     )
                 except TraitgateError as exc:
                     out[key] = exc
@@ -201,21 +250,23 @@ class TraitSession:
         return out
 
     def get_judge(self) -> Judge | None:
-        """The judge for judged probes: given, or built from ``judge_model`` (a local model
-        directory through our backend, else any inspect-ai model name)."""
-        if self.judge is None and self.judge_model is not None:
-            name = self.judge_model.removeprefix("inspect:")
+        """The judge for judged probes: given, or built from ``settings.judge_model`` (a local
+        model directory through our backend, else any inspect-ai model name)."""
+        if self.services.judge is not None:
+            return self.services.judge
+        if self._judge is None and self.settings.judge_model is not None:
+            name = self.settings.judge_model.removeprefix("inspect:")
             if Path(name).expanduser().exists():
                 (spec,) = parse_model_specs([name])
-                self.judge = LocalJudge(self._load(spec))
+                self._judge = LocalJudge(self._load(spec))
             else:
-                self.judge = InspectJudge(name)
-        return self.judge
+                self._judge = InspectJudge(name)
+        return self._judge
 
     def _load(self, spec: ModelSpec) -> Backend:
-        if self.loader is not None:
-            return self.loader(spec)
-        return load_backend(spec, device=self.device)
+        if self.services.loader is not None:
+            return self.services.loader(spec)
+        return load_backend(spec, device=self.settings.device)
 
     # ------------------------------------------------------------------ baselines
     def record_baseline(self, directory: Path) -> list[Path]:
@@ -237,7 +288,12 @@ class TraitSession:
             recorded = {role: self.results(role, run) for role in roles}
             written.append(
                 write_entry(
-                    directory, run.suite, run.measure, run.variant, recorded, seed=self.seed
+                    directory,
+                    run.suite,
+                    run.measure,
+                    run.variant,
+                    recorded,
+                    seed=self.settings.seed,
                 )
             )
             self._recorded.add(run.key)
@@ -288,12 +344,14 @@ class TraitSession:
                 run = ProbeRun.of(gate)
                 arm_a, arm_b = self.results(a_role, run), self.results(b_role, run)
                 controls = self._noise_reference(gate, run, len(arm_a), len(arm_b))
-                evidence = compare_arms(gate, arm_a, arm_b, seed=self.seed, controls=controls)
+                evidence = compare_arms(
+                    gate, arm_a, arm_b, seed=self.settings.seed, controls=controls
+                )
                 labels = (tuple(r.model for r in arm_a), tuple(r.model for r in arm_b))
                 family.append((i, gate, evidence, labels, (tuple(arm_a), tuple(arm_b))))
             except TraitgateError as exc:
                 outcomes[i] = exc
-        verdicts = decide_all([(g, c, lab) for _, g, c, lab, _ in family], self.correction)
+        verdicts = decide_all([(g, c, lab) for _, g, c, lab, _ in family], self.settings.correction)
         for (i, *_, arms), verdict in zip(family, verdicts, strict=True):
             outcomes[i] = dataclasses.replace(verdict, results=arms)
         return outcomes
@@ -301,7 +359,7 @@ class TraitSession:
     def _check_requirements(self, gate: Gate) -> None:
         """Raise :class:`Unavailable` when the gate's ``requires`` is not met here."""
         needs = gate.spec.requires
-        if needs.judge and self.judge is None and self.judge_model is None:
+        if needs.judge and self.judge_name is None:
             raise Unavailable(
                 f"gate {gate.name!r} needs a judge: give --judge-model (an inspect-ai model "
                 "such as openai/gpt-4o, or a local model directory)"
@@ -350,7 +408,7 @@ class TraitSession:
                 "compare": list(compare),
                 **options,
             },
-            self.probe_paths,
+            self.settings.probe_paths,
         )
         outcome = self.evaluate([gate])[0]
         if isinstance(outcome, TraitgateError):
@@ -368,8 +426,8 @@ class TraitSession:
             elif specs:
                 names = ", ".join(f"{s.label} [{_short_fingerprint(s)}]" for s in specs)
                 lines.append(f"{role} ({len(specs)}): {names}")
-        if self.judge is not None or self.judge_model is not None:
-            lines.append(f"judge: {self.judge.name if self.judge else self.judge_model}")
+        if self.judge_name is not None:
+            lines.append(f"judge: {self.judge_name}")
         return lines
 
 
@@ -382,4 +440,4 @@ def _short_fingerprint(spec: ModelSpec) -> str:
         return "?"
 
 
-__all__ = ["ProbeRun", "TraitSession"]
+__all__ = ["ProbeRun", "SessionServices", "SessionSettings", "TraitSession"]

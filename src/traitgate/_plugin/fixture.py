@@ -56,7 +56,7 @@ class TraitgateFixture:
         self, role: Role, probe: str, measure: str = "exact", variant: str | None = None
     ) -> list[ProbeResult]:
         """Raw per-model probe results of a role, for custom statistics."""
-        suite = load_suite(find_suite(probe, self.session.probe_paths))
+        suite = load_suite(find_suite(probe, self.session.settings.probe_paths))
         if measure not in ("exact", "sampled"):
             raise ConfigError(f"measure must be exact or sampled (got {measure!r})")
         return self.session.results(role, ProbeRun(suite, measure, variant))  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ class GateFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         session = get_session(self.config)
         try:
-            gates = load_gate_file(self.path, session.probe_paths)
+            gates = load_gate_file(self.path, session.settings.probe_paths)
         except TraitgateError as exc:
             raise self.CollectError(f"traitgate: {exc}") from None
         for gate in gates:

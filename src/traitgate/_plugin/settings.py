@@ -20,7 +20,7 @@ from traitgate.errors import ConfigError, TraitgateError
 from traitgate.models.spec import ModelSpec, parse_model_specs
 from traitgate.probes.loader import project_probe_dirs
 from traitgate.roles import ROLE_INI, ROLE_OPTIONS, ROLES, Role
-from traitgate.session import TraitSession
+from traitgate.session import SessionServices, SessionSettings, TraitSession
 from traitgate.stats import Correction
 
 
@@ -35,22 +35,23 @@ def build_session(config: pytest.Config) -> TraitSession:
     cache = _cache(config)
     shard = worker_shard(config)
     terminal = TerminalOutput(config)
-    return TraitSession(
-        roles=roles,
-        unresolved=unresolved,
+    settings = SessionSettings(
         seed=_seed(config),
         device=worker_device(_ini_or_option(config, "device"), shard),
+        correction=_correction(config),
+        probe_paths=tuple(_probe_paths(config)),
+        judge_model=_judge_model(config),
         shard=shard if cache is not None else None,
         stall_seconds=_number(config, "traitgate_worker_wait"),
-        correction=_correction(config),
-        probe_paths=_probe_paths(config),
+    )
+    services = SessionServices(
         log=terminal.log,
         cache=cache,
         progress=terminal.progress,
         baseline=baseline,
         judge=config.hook.pytest_traitgate_judge(config=config),
-        judge_model=_judge_model(config),
     )
+    return TraitSession(roles, settings, services, unresolved=unresolved)
 
 
 def _invocation(config: pytest.Config) -> Path:

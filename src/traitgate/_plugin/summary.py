@@ -54,7 +54,7 @@ class SummaryCollector:
 
     def _notes(self, session: TraitSession) -> list[str]:
         lines = []
-        cache = session.cache
+        cache = session.services.cache
         if cache is not None and (cache.hits or cache.stored):
             lines.append(
                 f"cache: {cache.hits} answer(s) read, {cache.stored} computed and stored "
@@ -81,7 +81,7 @@ def _find(session: TraitSession, probe: str) -> Suite | None:
     from traitgate.probes.loader import find_suite, load_suite
 
     try:
-        return load_suite(find_suite(probe, session.probe_paths))
+        return load_suite(find_suite(probe, session.settings.probe_paths))
     except TraitgateError:
         return None
 
@@ -100,10 +100,10 @@ def run_info(session: TraitSession) -> RunInfo:
         except (OSError, TraitgateError):
             models[role] = [{"model": s.label, "fingerprint": "?"} for s in session.roles[role]]
     return {
-        "seed": session.seed,
-        "device": session.device,
-        "correction": session.correction,
+        "seed": session.settings.seed,
+        "device": session.settings.device,
+        "correction": session.settings.correction,
         "baseline": str(session.baseline.directory) if session.baseline else None,
-        "judge": session.judge.name if session.judge else session.judge_model,
+        "judge": session.judge_name,
         "models": {role: specs for role, specs in models.items() if specs},
     }
