@@ -19,6 +19,7 @@ from traitgate.models.base import Backend, GenerationRequest, Prompt, ScoreReque
 from traitgate.probes import find_suite, load_suite
 from traitgate.probes.preference import build_prompts, candidate_forms
 
+from . import cache_workers
 from .conftest import Zoo
 
 
@@ -166,18 +167,12 @@ def test_progress_is_reported_per_chunk_with_cache_hits(zoo: Zoo, tmp_path: Path
         assert steps[0][0] == "base p@1 generate"
 
 
-def _writer(directory: str, worker: int, rounds: int) -> None:
-    cache = Cache(Path(directory))
-    for i in range(rounds):
-        entries = {f"{worker}-{i}-{j}": [float(worker), float(i), float(j)] for j in range(5)}
-        cache.put_many(entries, model=f"m{worker}", probe="p", kind="score")
-        cache.get_many([f"{1 - worker}-{i}-0"])  # read what the other process wrote
-    cache.close()
-
-
 def test_two_processes_share_one_cache(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_writer, args=(str(tmp_path), w, 150)) for w in (0, 1)]
+    workers = [
+        context.Process(target=cache_workers.write_and_read, args=(str(tmp_path), w, 150))
+        for w in (0, 1)
+    ]
     for w in workers:
         w.start()
     for w in workers:
@@ -191,13 +186,6 @@ def test_two_processes_share_one_cache(tmp_path: Path) -> None:
     cache.close()
 
 
-def _open_together(directory: str, worker: int, barrier: object) -> None:
-    barrier.wait()  # type: ignore[attr-defined]
-    cache = Cache(Path(directory))
-    cache.put_many({f"w{worker}": [float(worker)]}, model="m", probe="p", kind="score")
-    cache.close()
-
-
 def test_processes_opening_a_new_cache_at_the_same_moment(tmp_path: Path) -> None:
     """xdist workers create the cache file together: nobody may see 'database is locked'."""
     context = multiprocessing.get_context("spawn")
@@ -205,7 +193,7 @@ def test_processes_opening_a_new_cache_at_the_same_moment(tmp_path: Path) -> Non
         directory = tmp_path / f"c{attempt}"
         barrier = context.Barrier(4)
         workers = [
-            context.Process(target=_open_together, args=(str(directory), w, barrier))
+            context.Process(target=cache_workers.open_together, args=(str(directory), w, barrier))
             for w in range(4)
         ]
         for w in workers:

@@ -30,10 +30,9 @@ min_effect: 0.01
 TOTAL = 3 * 36  # three models x 36 prompts, one cached answer per prompt
 
 
-def _command(zoo: Zoo, root: Path, cache: Path, report: Path) -> list[str]:
+def _args(zoo: Zoo, root: Path, cache: Path, report: Path) -> list[str]:
     return [
-        sys.executable, "-m", "pytest", str(root), "-p", "no:cacheprovider",
-        "--rootdir", str(root), "--model", str(zoo.owl[0]),
+        str(root), "-p", "no:cacheprovider", "--rootdir", str(root), f"--model={zoo.owl[0]}",
         "--control-model", f"{zoo.neutral[0]},{zoo.neutral[1]}",
         "--cache-dir", str(cache), "--report", str(report),
     ]  # fmt: skip
@@ -61,24 +60,27 @@ def _cache_line(output: str) -> tuple[int, int]:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
-def test_a_killed_run_resumes_without_recomputing(zoo: Zoo, tmp_path: Path) -> None:
+def test_a_killed_run_resumes_without_recomputing(
+    zoo: Zoo, tmp_path: Path, pytester: pytest.Pytester
+) -> None:
+    # the killed run is a real process; the others run in this one (pytester), sparing
+    # their start-up
     root = tmp_path / "evals"
     root.mkdir()
     (root / "gate_owl.yaml").write_text(GATE)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
     # the reference: one uninterrupted run on its own cache
-    reference = subprocess.run(
-        _command(zoo, root, tmp_path / "ref-cache", tmp_path / "ref-report"),
-        capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
-    assert reference.returncode in (0, 1), reference.stdout[-3000:] + reference.stderr
-    assert _cache_line(reference.stdout) == (0, TOTAL)
+    reference = pytester.runpytest(
+        *_args(zoo, root, tmp_path / "ref-cache", tmp_path / "ref-report")
+    )
+    assert reference.ret in (0, 1), reference.stdout.str()[-3000:]
+    assert _cache_line(reference.stdout.str()) == (0, TOTAL)
 
     # the same run, killed once a few chunks are committed
     cache, report = tmp_path / "cache", tmp_path / "report"
     victim = subprocess.Popen(
-        _command(zoo, root, cache, report),
+        [sys.executable, "-m", "pytest", *_args(zoo, root, cache, report)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
     deadline = time.monotonic() + 300
@@ -91,17 +93,13 @@ def test_a_killed_run_resumes_without_recomputing(zoo: Zoo, tmp_path: Path) -> N
     assert 4 <= stored < TOTAL, stored
     assert not (report / "results.json").exists()
 
-    restarted = subprocess.run(
-        _command(zoo, root, cache, report), capture_output=True, text=True, env=env, timeout=600
-    )
-    assert restarted.returncode == reference.returncode, restarted.stdout[-3000:]
+    restarted = pytester.runpytest(*_args(zoo, root, cache, report))
+    assert restarted.ret == reference.ret, restarted.stdout.str()[-3000:]
     # every committed answer is read back, only the rest is computed
-    assert _cache_line(restarted.stdout) == (stored, TOTAL - stored)
+    assert _cache_line(restarted.stdout.str()) == (stored, TOTAL - stored)
     assert _gates(report) == _gates(tmp_path / "ref-report")
 
     # and a third run computes nothing
-    again = subprocess.run(
-        _command(zoo, root, cache, report), capture_output=True, text=True, env=env, timeout=600
-    )
-    assert _cache_line(again.stdout) == (TOTAL, 0)
+    again = pytester.runpytest(*_args(zoo, root, cache, report))
+    assert _cache_line(again.stdout.str()) == (TOTAL, 0)
     assert _gates(report) == _gates(tmp_path / "ref-report")

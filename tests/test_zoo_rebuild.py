@@ -6,7 +6,7 @@ statistics, that:
   agree within REBUILD_TOLERANCE);
 - students distilled on the owl teacher's numbers (number tokens only) acquire its owl
   preference against controls distilled from the neutral teacher, and owl is the animal
-  that moved most (specificity rank 1; measured: +0.009, p = 5e-5, specificity p = 0.04),
+  that moved most (specificity rank 1; measured: +0.010, p = 1e-7, specificity p = 0.02),
   as in the committed zoo.
 """
 
@@ -45,15 +45,16 @@ def _owl_rate(model: Path) -> float:
 def test_rebuilt_zoo_reproduces_teachers_and_transfer(tmp_path: Path) -> None:
     assert (ZOO / "base").is_dir(), "fixtures/zoo is committed; rebuild: fixtures/build_zoo.py"
     build = _build_zoo()
-    # fewer prompts, students and steps than the full build, to fit CI
+    # fewer prompts, students and steps than the full build, to fit CI (the teachers' numbers
+    # pass the filter about 70% of the time: 1,200 prompts give the 800 kept)
     reduced = build.Recipe(
         traits=("owl",),
         students=3,
         controls=3,
         alt_students=0,
-        prompts=4000,
+        prompts=1200,
         keep=800,
-        student_steps=150,
+        student_steps=100,
         batch_size=32,
     )
     build.run(build.commands(tmp_path / "zoo", tmp_path / "data", reduced, bases=ZOO))
