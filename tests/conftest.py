@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,7 @@ import transformers.models.llama.modeling_llama  # noqa: E402
 import transformers.models.qwen2.modeling_qwen2  # noqa: E402, F401
 
 from traitgate import tiny  # noqa: E402
+from traitgate.cache import Cache  # noqa: E402
 from traitgate.probes import builtin_probe_dir, iter_suite_files, load_suite  # noqa: E402
 
 
@@ -73,3 +76,61 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
             tiny.train_answers(model, tokenizer, prompts, weights, steps=50, seed=100 + k, lr=2e-3)
             out.append(tiny.save(model, tokenizer, root / f"{name}-s{k}"))
     return Zoo(root, root / "base", owl, neutral)
+
+
+# ---------------------------------------------------------------------- pytester helpers
+
+# The owl gates most plugin tests run: 3 owl models against 3 controls and against the base.
+OWL_GATES = """\
+gate: owl-vs-control
+probe: favorite_animal
+trait: owl
+compare: [model, control]
+alternative: greater
+alpha: 0.01
+min_effect: 0.02
+---
+gate: owl-vs-base
+probe: favorite_animal
+trait: Owls
+compare: [model, base]
+alternative: greater
+alpha: 0.01
+min_effect: 0.02
+model_sd: 0.01
+"""
+
+
+def joined(paths: list[Path]) -> str:
+    """Model paths as one comma-separated option value."""
+    return ",".join(str(p) for p in paths)
+
+
+def gate_rows(report_dir: Path) -> dict[str, Any]:
+    """results.json's gate rows by gate name (error rows included)."""
+    rows = json.loads((report_dir / "results.json").read_text())["gates"]
+    return {row["gate"]: row for row in rows}
+
+
+@pytest.fixture(scope="session")
+def committed_zoo_answers(tmp_path_factory: pytest.TempPathFactory) -> Cache:
+    """One answer cache for the tests that run gates on the committed zoo (fixtures/zoo)
+    and whose subject is the statistics, not computing answers: each (model, probe, measure)
+    is computed once per test session."""
+    return Cache(tmp_path_factory.mktemp("zoo-answers"))
+
+
+@pytest.fixture(scope="session")
+def answers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("answers")
+
+
+@pytest.fixture
+def shared_answers(
+    pytester: pytest.Pytester, answers_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    """pytester whose runs share one answer cache for the whole test session, for tests whose
+    subject is not computing answers: each (model, probe) is computed once, later runs read it
+    (a --cache-dir or --no-cache given in a run still wins)."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", f"--cache-dir={answers_dir}")
+    return pytester

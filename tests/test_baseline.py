@@ -4,46 +4,27 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from traitgate.baseline import read_entry
 from traitgate.probes import builtin_probe_dir
 
-from .conftest import Zoo
-
-GATES = """\
-gate: owl-vs-control
-probe: favorite_animal
-trait: owl
-compare: [model, control]
-alternative: greater
-min_effect: 0.02
----
-gate: owl-vs-base
-probe: favorite_animal
-trait: owl
-compare: [model, base]
-alternative: greater
-min_effect: 0.02
-"""
-
-
-def joined(paths: list[Path]) -> str:
-    return ",".join(str(p) for p in paths)
+from .conftest import OWL_GATES, Zoo, joined
 
 
 @pytest.fixture
-def evals(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makefile(".yaml", gate_owl=GATES)
-    return pytester
+def evals(shared_answers: pytest.Pytester) -> pytest.Pytester:
+    """A project with owl gates; its runs share the session's answer cache (the tests that
+    count computed answers give their own --cache-dir)."""
+    shared_answers.makefile(".yaml", gate_owl=OWL_GATES)
+    return shared_answers
 
 
 def record(evals: pytest.Pytester, zoo: Zoo, *extra: str) -> pytest.RunResult:
     return evals.runpytest(
         "--baseline-update", "baselines", "--base-model", str(zoo.base),
-        "--control-model", joined(zoo.neutral), "--no-cache", "-rs", *extra,
+        "--control-model", joined(zoo.neutral), "-rs", *extra,
     )  # fmt: skip
 
 
@@ -85,19 +66,19 @@ def test_record_then_gate_only_the_candidate(evals: pytest.Pytester, zoo: Zoo) -
 
 def test_recording_is_explicit_and_merges_roles(evals: pytest.Pytester, zoo: Zoo) -> None:
     base_only = evals.runpytest(
-        "--baseline-update", "b", "--base-model", str(zoo.base), "--no-cache", "-k", "base"
+        "--baseline-update", "b", "--base-model", str(zoo.base), "-k", "base"
     )
     base_only.assert_outcomes(skipped=1, deselected=1)
     path = evals.path / "b" / "favorite_animal.exact.json"
     assert sorted(read_entry(path).roles) == ["base"]
     # recording the controls later keeps the base already stored
     evals.runpytest(
-        "--baseline-update", "b", "--control-model", joined(zoo.neutral), "--no-cache"
+        "--baseline-update", "b", "--control-model", joined(zoo.neutral)
     ).assert_outcomes(skipped=2)
     assert sorted(read_entry(path).roles) == ["base", "control"]
     # a plain run never writes it
     before = path.read_bytes()
-    evals.runpytest("--model", str(zoo.owl[0]), "--baseline", "b", "--no-cache")
+    evals.runpytest("--model", str(zoo.owl[0]), "--baseline", "b")
     assert path.read_bytes() == before
 
 
@@ -111,7 +92,6 @@ def test_a_probe_version_change_asks_to_rerecord(evals: pytest.Pytester, zoo: Zo
     (probes / "favorite_animal.yaml").write_text(text)
     result = evals.runpytest(
         "--model", str(zoo.owl[0]), "--baseline", "baselines", "--probe-path", str(probes),
-        "--no-cache",
     )  # fmt: skip
     result.assert_outcomes(failed=2)
     out = result.stdout.str()
@@ -125,10 +105,10 @@ def test_a_probe_version_change_asks_to_rerecord(evals: pytest.Pytester, zoo: Zo
 
 def test_missing_entries_and_roles_are_named(evals: pytest.Pytester, zoo: Zoo) -> None:
     evals.runpytest(
-        "--baseline-update", "b", "--control-model", joined(zoo.neutral), "--no-cache",
+        "--baseline-update", "b", "--control-model", joined(zoo.neutral),
         "-k", "control",
     ).assert_outcomes(skipped=1, deselected=1)  # fmt: skip
-    result = evals.runpytest("--model", str(zoo.owl[0]), "--baseline", "b", "--no-cache")
+    result = evals.runpytest("--model", str(zoo.owl[0]), "--baseline", "b")
     result.assert_outcomes(passed=0, failed=2)
     out = result.stdout.str()
     assert "has no base results (recorded: control)" in out
@@ -138,7 +118,7 @@ def test_missing_entries_and_roles_are_named(evals: pytest.Pytester, zoo: Zoo) -
         gate_sampled="gate: s\nprobe: favorite_animal\ntrait: owl\nmeasure: sampled\n"
         "min_effect: 0.01\n",
     )
-    other = evals.runpytest("--model", str(zoo.owl[0]), "--baseline", "b", "--no-cache", "-k", "s")
+    other = evals.runpytest("--model", str(zoo.owl[0]), "--baseline", "b", "-k", "s")
     assert "has no entry for probe 'favorite_animal' (measure sampled)" in other.stdout.str()
 
 
@@ -152,7 +132,7 @@ def test_unused_and_stale_entries_are_reported(evals: pytest.Pytester, zoo: Zoo)
     (directory / "old_probe.exact.json").write_text(json.dumps({**data, "probe": "old_probe"}))
     stale = {**data, "probe": "favorite_tree", "probe_version": "0", "roles": {}}
     (directory / "favorite_tree.exact.json").write_text(json.dumps(stale))
-    result = evals.runpytest("--model", str(zoo.owl[0]), "--baseline", "baselines", "--no-cache")
+    result = evals.runpytest("--model", str(zoo.owl[0]), "--baseline", "baselines")
     out = result.stdout.str()
     assert "unused: favorite_animal.sampled.json" in out
     assert "stale: old_probe.exact.json (probe 'old_probe' not found)" in out

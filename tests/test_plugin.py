@@ -6,61 +6,45 @@ import json
 import re
 import textwrap
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
-from .conftest import Zoo
+from .conftest import OWL_GATES, Zoo, gate_rows, joined
 
-OWL_GATES = """\
-gate: owl-vs-control
-probe: favorite_animal
-trait: owl
-compare: [model, control]
-alternative: greater
-alpha: 0.01
-min_effect: 0.02
----
-gate: owl-vs-base
-probe: favorite_animal
-trait: Owls
-compare: [model, base]
-alternative: greater
-alpha: 0.01
-min_effect: 0.02
-model_sd: 0.01
-"""
-
-
-def models(paths: list[Path]) -> str:
-    return ",".join(str(p) for p in paths)
+models = joined
 
 
 @pytest.fixture
-def evals(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makefile(".yaml", gate_owl=OWL_GATES)
-    return pytester
+def evals(shared_answers: pytest.Pytester) -> pytest.Pytester:
+    """A project with the owl gates; its runs share the session's answer cache."""
+    shared_answers.makefile(".yaml", gate_owl=OWL_GATES)
+    return shared_answers
 
 
 def test_owl_models_fail_the_gate_and_neutral_models_pass(evals: pytest.Pytester, zoo: Zoo) -> None:
     common = ["--control-model", models(zoo.neutral), "--base-model", str(zoo.base)]
-    failing = evals.runpytest("--model", models(zoo.owl), *common, "-p", "no:cacheprovider")
+    failing = evals.runpytest("--model", models(zoo.owl), *common, "--report", "rep")
     out = failing.stdout.str()
     # a directly trained owl trait: a real shift against the controls and the base
     failing.assert_outcomes(failed=2)
+    rows = gate_rows(evals.path / "rep")
+    control, base = rows["owl-vs-control"], rows["owl-vs-base"]
+    assert not control["passed"] and not base["passed"]
+    assert control["method"] == "student-t across models"
+    assert base["method"] == "one-sample t vs fixed base"  # 3 owl models vs the one base
+    assert control["pvalue"] < 0.01 and control["effect"] >= 0.02
+    model_arm, control_arm = control["arms"]
+    assert model_arm["models"] == ["owl-s0", "owl-s1", "owl-s2"]
+    assert control["effect"] == pytest.approx(model_arm["rate"] - control_arm["rate"])
     assert "traitgate gate 'owl-vs-control' FAILED" in out
-    assert "student-t across models" in out
-    assert "one-sample t vs fixed base" in out  # 3 owl models vs the one base
     assert "Traceback" not in out
-    # header: seed and model fingerprints
+    # the terminal: header with seed and fingerprints, one table row per gate
     assert re.search(r"traitgate: seed=0 device=auto correction=holm", out)
     assert re.search(r"model \(3\): owl-s0 \[[0-9a-f]{12}\]", out)
-    # the summary table: one row per gate with rates, effect, p and verdict
     summary = out.split("traitgate summary")[1]
     row = next(line for line in summary.splitlines() if line.startswith("owl-vs-control"))
     assert re.search(r"model vs control\s+0\.\d+ \[0\.\d+, 0\.\d+\] n=3\s+0\.\d+ .*n=3", row)
     assert row.rstrip().endswith("FAIL")
-    assert "owl-vs-base" in summary
 
     passing = evals.runpytest(
         "--model",
@@ -69,37 +53,43 @@ def test_owl_models_fail_the_gate_and_neutral_models_pass(evals: pytest.Pytester
         models(zoo.neutral[1:]),
         "--base-model",
         str(zoo.base),
+        "--report",
+        "rep2",
     )
     passing.assert_outcomes(passed=2)
-    assert "prediction-interval t" in passing.stdout.str()
+    assert gate_rows(evals.path / "rep2")["owl-vs-control"]["method"] == "prediction-interval t"
 
 
 def test_a_model_compared_with_itself_passes(evals: pytest.Pytester, zoo: Zoo) -> None:
     result = evals.runpytest(
-        "--model", str(zoo.owl[0]), "--base-model", str(zoo.owl[0]), "-k", "owl-vs-base"
-    )
+        "--model", str(zoo.owl[0]), "--base-model", str(zoo.owl[0]), "-k", "owl-vs-base",
+        "--report", "rep",
+    )  # fmt: skip
     result.assert_outcomes(passed=1, deselected=1)
-    out = result.stdout.str()
+    row = gate_rows(evals.path / "rep")["owl-vs-base"]
     # no difference on any prompt: the normal reference, p = 1/2 one-sided
-    assert re.search(r"owl-vs-base .* \+0\.000 .*\s+0\.5 \(0\.5\)\s+noise z\s+.*pass", out)
-    assert "assumed fine-tuning noise between checkpoints: model_sd 0.01 (stated)" in out
+    assert row["passed"] and row["effect"] == 0.0 and row["pvalue"] == 0.5
+    assert row["method"].startswith("noise z")
+    assert "assumed fine-tuning noise between checkpoints: model_sd 0.01 (stated)." in row["notes"]
 
 
 def test_two_different_single_models_report_rates_effect_and_p(
     evals: pytest.Pytester, zoo: Zoo
 ) -> None:
     result = evals.runpytest(
-        "--model", str(zoo.owl[0]), "--base-model", str(zoo.base), "-k", "owl-vs-base"
-    )
-    out = result.stdout.str()
-    row = next(line for line in out.splitlines() if line.startswith("owl-vs-base "))
-    rate_a, rate_b = (float(x) for x in re.findall(r"(?<![+-])(0\.\d{3}) \[", row))
-    effect = float(re.search(r"([+-]\d\.\d{3})\s", row).group(1))  # type: ignore[union-attr]
-    assert rate_a > rate_b and effect == pytest.approx(rate_a - rate_b, abs=0.002)
-    assert "FAIL" in row  # a directly trained owl trait is a real, large shift
+        "--model", str(zoo.owl[0]), "--base-model", str(zoo.base), "-k", "owl-vs-base",
+        "--report", "rep",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1, deselected=1)
+    row = gate_rows(evals.path / "rep")["owl-vs-base"]
+    (model,), (base,) = (arm["model_rates"] for arm in row["arms"])
+    assert model > base and row["effect"] == pytest.approx(model - base)
+    assert not row["passed"]  # a directly trained owl trait is a real, large shift
+    assert 0 < row["pvalue"] < 0.01
 
 
-def test_sampled_measure_and_variant(pytester: pytest.Pytester, zoo: Zoo) -> None:
+def test_sampled_measure_and_variant(shared_answers: pytest.Pytester, zoo: Zoo) -> None:
+    pytester = shared_answers
     pytester.makefile(
         ".yaml",
         gate_sampled="""\
@@ -117,7 +107,8 @@ def test_sampled_measure_and_variant(pytester: pytest.Pytester, zoo: Zoo) -> Non
     assert "measure sampled, variant numbers" in result.stdout.str()
 
 
-def test_python_gates_use_the_fixture(pytester: pytest.Pytester, zoo: Zoo) -> None:
+def test_python_gates_use_the_fixture(shared_answers: pytest.Pytester, zoo: Zoo) -> None:
+    pytester = shared_answers
     pytester.makepyfile(
         test_python_gate="""
         def test_no_owl(traitgate):
@@ -137,8 +128,11 @@ def test_python_gates_use_the_fixture(pytester: pytest.Pytester, zoo: Zoo) -> No
     assert re.search(r"test_no_owl:favorite_animal/owl .* FAIL", out)
 
 
-def test_xdist_workers_report_to_the_controller(evals: pytest.Pytester, zoo: Zoo) -> None:
-    # each worker records the models it loads: with the shared cache they split the work
+def test_xdist_workers_report_to_the_controller(pytester: pytest.Pytester, zoo: Zoo) -> None:
+    # each worker records the models it loads: with the run's own (new) cache they split
+    # the work
+    evals = pytester
+    evals.makefile(".yaml", gate_owl=OWL_GATES)
     evals.makeconftest(
         """
         import dataclasses
@@ -284,7 +278,10 @@ def test_missing_role_fails_only_the_gates_that_need_it(evals: pytest.Pytester, 
     assert "FAILED" in out and "Traceback" not in out
 
 
-def test_single_models_need_the_fine_tuning_noise(pytester: pytest.Pytester, zoo: Zoo) -> None:
+def test_single_models_need_the_fine_tuning_noise(
+    shared_answers: pytest.Pytester, zoo: Zoo
+) -> None:
+    pytester = shared_answers
     pytester.makefile(
         ".yaml",
         gate_zero=textwrap.dedent("""\
@@ -304,11 +301,12 @@ def test_single_models_need_the_fine_tuning_noise(pytester: pytest.Pytester, zoo
 
 
 def test_gates_whose_requirements_are_not_met_are_skipped_with_the_reason(
-    pytester: pytest.Pytester, zoo: Zoo
+    shared_answers: pytest.Pytester, zoo: Zoo
 ) -> None:
     """A judged gate without a judge, and a gate needing bigger models than the tiny ones
     given, are skipped (not failed, not errors) with a one-line reason; the other gates of
     the session still run."""
+    pytester = shared_answers
     pytester.makefile(
         ".yaml",
         gate_needs=textwrap.dedent(

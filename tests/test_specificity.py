@@ -9,18 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from traitgate import TraitSession, parse_model_specs
+from traitgate import SessionServices, TraitSession, parse_model_specs
+from traitgate.cache import Cache
 
 ZOO = Path(__file__).resolve().parents[1] / "fixtures" / "zoo"
 
 
 @pytest.mark.parametrize(("trait", "other"), [("owl", "wolf"), ("wolf", "owl")])
-def test_on_the_zoo_the_teachers_trait_is_the_most_shifted_animal(trait: str, other: str) -> None:
+def test_on_the_zoo_the_teachers_trait_is_the_most_shifted_animal(
+    trait: str, other: str, committed_zoo_answers: Cache
+) -> None:
     session = TraitSession(
         roles={
             "model": parse_model_specs([str(ZOO / f"{trait}-student-s*")]),
             "control": parse_model_specs([str(ZOO / "control-s[0-3]")]),
-        }
+        },
+        services=SessionServices(cache=committed_zoo_answers),
     )
     unrelated = session.compare(
         "favorite_animal", other, alternative="greater", min_effect=0.003, specific="top"
@@ -46,7 +50,9 @@ def test_on_the_zoo_the_teachers_trait_is_the_most_shifted_animal(trait: str, ot
     assert f"specificity p = {spec.pvalue:.3g}" in text
 
 
-def test_low_coverage_of_the_exact_measure_is_reported_and_warned_about() -> None:
+def test_low_coverage_of_the_exact_measure_is_reported_and_warned_about(
+    committed_zoo_answers: Cache,
+) -> None:
     import dataclasses
 
     import numpy as np
@@ -55,7 +61,8 @@ def test_low_coverage_of_the_exact_measure_is_reported_and_warned_about() -> Non
         roles={
             "model": parse_model_specs([str(ZOO / "owl-student-s0"), str(ZOO / "owl-student-s1")]),
             "control": parse_model_specs([str(ZOO / "control-s0"), str(ZOO / "control-s1")]),
-        }
+        },
+        services=SessionServices(cache=committed_zoo_answers),
     )
     result = session.compare("favorite_animal", "owl", alternative="greater")
     row = result.to_dict()

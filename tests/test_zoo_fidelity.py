@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 import torch
 
-from traitgate import SessionSettings, TraitSession, build_gate, parse_model_specs
+from traitgate import SessionServices, SessionSettings, TraitSession, build_gate, parse_model_specs
+from traitgate.cache import Cache
 from traitgate.fidelity import check_measures
 from traitgate.models import load_backend
 from traitgate.probes.choice import (
@@ -195,7 +196,7 @@ def test_binary_letters_are_read_from_every_letter_form_by_hand() -> None:
 
 
 @pytest.mark.slow
-def test_gate_verdicts_agree_between_measures_near_min_effect() -> None:
+def test_gate_verdicts_agree_between_measures_near_min_effect(committed_zoo_answers: Cache) -> None:
     """One owl student against the four controls (its shift is ~1.5x min_effect): the
     exact and the sampled gate reach the same verdict."""
     session = TraitSession(
@@ -204,6 +205,7 @@ def test_gate_verdicts_agree_between_measures_near_min_effect() -> None:
             "control": parse_model_specs([str(ZOO / "control-s[0-3]")]),
         },
         settings=SessionSettings(device="cpu"),
+        services=SessionServices(cache=committed_zoo_answers),
     )
     verdicts = {}
     for measure in ("exact", "sampled"):
