@@ -370,8 +370,9 @@ def bench_measures(args: argparse.Namespace) -> dict[str, Any]:
     same random numbers: seed 0) and with independent draws per model (seed = the model's
     index), as a harness that seeds each run separately samples. Compute is the sum over
     every model's probe run (models are loaded once, outside the timings)."""
-    students = parse_model_specs([str(ZOO / "owl-student-s*")])
-    controls = parse_model_specs([str(ZOO / "control-s[0-3]")])
+    k = args.replicates
+    students = parse_model_specs([str(ZOO / "owl-student-s*")])[:k]
+    controls = parse_model_specs([str(ZOO / "control-s[0-3]")])[:k]
     spec = {
         "gate": "owl",
         "probe": "favorite_animal",
@@ -476,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timings per side of (a), (b)")
     parser.add_argument(
         "--sample-grid", type=int, nargs="+", default=[1, 2, 5, 10, 20, 50, 100, 200]
+    )
+    parser.add_argument(
+        "--replicates", type=int, default=4, help="students and controls per arm in (c) (1-4)"
     )
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)

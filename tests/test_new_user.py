@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from traitgate.cache import Cache
 from traitgate.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,7 +93,7 @@ def test_a_shell_expanded_glob_is_refused_with_the_quoting_advice(
 
 
 def test_an_input_error_exits_4_and_a_detected_trait_exits_1(
-    pytester: pytest.Pytester, project: Path
+    pytester: pytest.Pytester, project: Path, committed_zoo_answers: Cache
 ) -> None:
     runs = project
     missing_control = pytester.runpytest(
@@ -107,6 +108,8 @@ def test_an_input_error_exits_4_and_a_detected_trait_exits_1(
         *(f"--model={runs / f'owl-student-s{k}'}" for k in range(4)),
         *(f"--control-model={runs / f'control-s{k}'}" for k in range(4)),
         "-p", "no:cacheprovider", "-k", "owl-vs-control",
+        # (copies of the committed zoo: their answers are shared with the other zoo tests)
+        f"--cache-dir={committed_zoo_answers.directory}",
     )  # fmt: skip
     detected.assert_outcomes(failed=1, deselected=5)
     assert detected.ret == pytest.ExitCode.TESTS_FAILED

@@ -46,8 +46,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def report_dir(zoo: Zoo, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real run with --report on the tiny models (shared by the tests below)."""
+def report_dir(zoo: Zoo, tmp_path_factory: pytest.TempPathFactory, answers_dir: Path) -> Path:
+    """A real run with --report on the tiny models (shared by the tests below; answers
+    shared with the other plugin tests' runs)."""
     pytester_root = tmp_path_factory.mktemp("evals")
     (pytester_root / "gate_owl.yaml").write_text(GATES)
     out = pytester_root / "report"
@@ -55,7 +56,7 @@ def report_dir(zoo: Zoo, tmp_path_factory: pytest.TempPathFactory) -> Path:
         [
             str(pytester_root), "--rootdir", str(pytester_root), "-p", "no:cacheprovider",
             "-q", "--model", ",".join(map(str, zoo.owl)), "--base-model", str(zoo.base),
-            "--control-model", ",".join(map(str, zoo.neutral)), "--no-cache",
+            "--control-model", ",".join(map(str, zoo.neutral)), f"--cache-dir={answers_dir}",
             "--report", str(out),
         ]
     )  # fmt: skip

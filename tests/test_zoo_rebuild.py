@@ -2,11 +2,11 @@
 fixtures/build_zoo.py, started from the committed bases) and check, with traitgate's own
 statistics, that:
 
-- the rebuilt teachers are the committed ones (same commands, same seeds: their owl rates
-  agree within REBUILD_TOLERANCE);
+- the rebuilt teachers are the committed ones (same commands, same seeds: identical weights
+  on the same torch build; elsewhere their owl rates agree within REBUILD_TOLERANCE);
 - students distilled on the owl teacher's numbers (number tokens only) acquire its owl
   preference against controls distilled from the neutral teacher, and owl is the animal
-  that moved most (specificity rank 1; measured: +0.010, p = 1e-7, specificity p = 0.02),
+  that moved most (specificity rank 1; measured: +0.010, p = 3e-6, specificity p = 0.02),
   as in the committed zoo.
 """
 
@@ -36,6 +36,13 @@ def _build_zoo():  # type: ignore[no-untyped-def]
     return module
 
 
+def _same_weights(a: Path, b: Path) -> bool:
+    from safetensors.torch import load_file
+
+    left, right = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
+    return left.keys() == right.keys() and all(left[k].equal(right[k]) for k in left)
+
+
 def _owl_rate(model: Path) -> float:
     suite = load_suite(find_suite("favorite_animal"))
     backend = load_backend(parse_model_specs([str(model)])[0], device="cpu")
@@ -54,11 +61,13 @@ def test_rebuilt_zoo_reproduces_teachers_and_transfer(tmp_path: Path) -> None:
         alt_students=0,
         prompts=1200,
         keep=800,
-        student_steps=100,
+        student_steps=60,
         batch_size=32,
     )
     build.run(build.commands(tmp_path / "zoo", tmp_path / "data", reduced, bases=ZOO))
     for teacher in ("teacher-owl", "teacher-neutral"):
+        if _same_weights(tmp_path / "zoo" / teacher, ZOO / teacher):
+            continue  # (the same rates, by construction)
         rebuilt, committed = _owl_rate(tmp_path / "zoo" / teacher), _owl_rate(ZOO / teacher)
         assert abs(rebuilt - committed) < REBUILD_TOLERANCE, (teacher, rebuilt, committed)
     session = TraitSession(
