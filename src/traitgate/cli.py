@@ -1,6 +1,7 @@
-"""The ``traitgate`` command: ``lint`` checks probe suites and gate files without loading a
-model; ``distill`` builds teacher data and students; ``report`` re-renders an HTML report;
-``cache`` shows or clears the answer cache."""
+"""The ``traitgate`` command: ``init`` starts a project; ``lint`` checks probe suites and gate
+files without loading a model; ``distill`` builds teacher data and students; ``report``
+re-renders an HTML report; ``cache`` shows or clears the answer cache; ``plan`` sizes a
+study; ``check-measures`` compares the exact and sampled measures on one model."""
 
 from __future__ import annotations
 
@@ -173,16 +174,26 @@ def _main(argv: Sequence[str] | None) -> int:
     p_check.add_argument("--seed", type=int, default=0, help="sampling seed (0)")
     p_check.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p_check.add_argument("--probe-path", action="append", type=Path, default=[], metavar="DIR")
+    p_init = sub.add_parser(
+        "init",
+        help="start a project: pytest.ini, evals/ with example gates, probes/ with a suite",
+        description="Write a new project's first files into DIR (default: here): pytest.ini "
+        "(unless pytest is configured there already: then the lines to add are printed), "
+        "evals/gate_traits.yaml (gates for the three probe families) and "
+        "probes/favorite_season.yaml (an example suite). Existing files are never changed.",
+    )
+    p_init.add_argument("directory", nargs="?", type=Path, default=Path("."), metavar="DIR")
     from traitgate.distill.cli import add_parser, run
 
     add_parser(sub)
     args = parser.parse_args(argv)
-    if args.command in ("report", "cache", "plan", "check-measures"):
+    if args.command in ("report", "cache", "plan", "check-measures", "init"):
         handler = {
             "report": _report,
             "cache": _cache,
             "plan": _plan,
             "check-measures": _check_measures,
+            "init": _init,
         }[args.command]
         try:
             return handler(args)
@@ -211,6 +222,25 @@ def _main(argv: Sequence[str] | None) -> int:
                 print(line)
         return 1 if problems else 0
     return 2  # pragma: no cover - argparse enforces the choices
+
+
+def _init(args: argparse.Namespace) -> int:
+    from traitgate.scaffold import init_project
+
+    done = init_project(args.directory)
+    for path in done.written:
+        print(f"wrote {path}")
+    for path in done.kept:
+        print(f"kept {path} (it exists: not changed)")
+    if done.ini_note:
+        print(f"note: {done.ini_note}", end="")
+    where = "" if args.directory == Path(".") else f"cd {args.directory} && "
+    print(
+        "next:\n"
+        f"  {where}traitgate lint evals/ probes/\n"
+        f"  {where}pytest evals/ --model 'runs/student-s*' --control-model 'runs/control-s*'"
+    )
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:
