@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from traitgate.cli import main
+from traitgate.errors import ConfigError
+from traitgate.gate import load_gate_file
 from traitgate.probes import builtin_probe_dir
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,12 +37,35 @@ def test_lint_reports_one_line_per_broken_file(tmp_path: Path) -> None:
     )
     assert run.returncode == 1
     lines = run.stderr.strip().splitlines()
-    assert len(lines) == 2, run.stderr
+    assert len(lines) == 3, run.stderr  # the renamed field is unknown, and its absence named
     assert any(
         line.startswith(f"{broken}:") and "candidatez: unknown field" in line for line in lines
     )
+    assert any(line.startswith(f"{broken}:") and "candidates: Field required" in line
+               for line in lines)  # fmt: skip
     assert any("gate_x.yaml:3: trait: 'unicorn' is not a candidate" in line for line in lines)
     assert "Traceback" not in run.stderr
+
+
+def test_lint_reports_every_problem_of_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gates = tmp_path / "gate_many.yaml"
+    gates.write_text(
+        "gate: a\nprobe: favorite_animal\ntrait: owl\nalpha: 2\nmin_effect: -1\n"
+        "---\ngate: b\nprobe: favorite_animal\ntrait: unicorn\n"
+        "---\ngate: c\nprobe: favorite_animal\ntrait: owl\n"
+        "---\ngate: c\nprobe: favorite_animal\ntrait: cat\n"
+    )
+    assert main(["lint", str(gates)]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(": ")[0].rsplit(":", 1)[1] for line in lines] == ["4", "5", "9", "15"]
+    assert "alpha:" in lines[0] and "min_effect:" in lines[1] and "unicorn" in lines[2]
+    assert "'c' repeats a gate name" in lines[3]
+    # elsewhere (pytest's collection) the error is one line: the first, and how many more
+    with pytest.raises(ConfigError) as info:
+        load_gate_file(gates)
+    assert str(info.value) == f"{lines[0]} (and 3 more error(s))"
 
 
 def test_lint_of_a_missing_path(capsys) -> None:  # type: ignore[no-untyped-def]

@@ -76,28 +76,30 @@ def validate(model: type[M], doc: Document, data: Any = None) -> M:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, doc, _field_names(model))) from None
+        raise ConfigError.of_all(validation_messages(exc, doc, _field_names(model))) from None
 
 
-def format_validation_error(
+def validation_messages(
     exc: ValidationError, doc: Document, known_fields: Collection[str] = ()
-) -> str:
-    # an unknown key usually explains a "missing" one (a typo), so report it first
+) -> list[str]:
+    """One line per problem, each naming the file, line and field; an unknown key first
+    (it usually explains a "missing" one: a typo)."""
     errors = sorted(exc.errors(include_url=False), key=lambda e: e["type"] != "extra_forbidden")
-    first = errors[0]
-    loc = tuple(first["loc"])
+    return [_message(error, doc, known_fields) for error in errors]
+
+
+def _message(error: Any, doc: Document, known_fields: Collection[str]) -> str:
+    loc = tuple(error["loc"])
     parts = [p for p in loc if _is_field_part(p)]
-    if first["type"] == "extra_forbidden" and loc:  # the last part is the user's key, even
+    if error["type"] == "extra_forbidden" and loc:  # the last part is the user's key, even
         parts = [p for p in loc[:-1] if _is_field_part(p)] + [loc[-1]]  # one named "none"
     field = ".".join(str(p) for p in parts) or "<document>"
-    msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
         close = difflib.get_close_matches(str(loc[-1]), sorted(known_fields), n=1)
         msg = "unknown field" + (f", did you mean {close[0]!r}?" if close else "")
-    more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
-    value = first.get("input")
-    got = "" if first["type"] == "missing" else f" (got {_short(value)})"
-    return f"{doc.path}:{doc.line_of(loc)}: {field}: {msg}{got}{more}"
+    got = "" if error["type"] == "missing" else f" (got {_short(error.get('input'))})"
+    return f"{doc.path}:{doc.line_of(loc)}: {field}: {msg}{got}"
 
 
 def _field_names(model: type[BaseModel]) -> set[str]:

@@ -45,6 +45,8 @@ def _check(paths: Sequence[Path], probe_paths: Sequence[Path]) -> tuple[list[str
                 gates += load_gate_file(file, probe_paths)
             else:
                 load_suite(file)
+        except ConfigError as exc:
+            problems += exc.messages  # every problem of the file
         except TraitgateError as exc:
             problems.append(str(exc))
     return problems, gates

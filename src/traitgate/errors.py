@@ -13,13 +13,29 @@ library's exception is turned into one of them with :func:`first_line` of its me
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class TraitgateError(Exception):
     """A problem with the user's input or environment, reported as one line."""
 
 
 class ConfigError(TraitgateError):
-    """A probe suite, gate file or option is malformed."""
+    """A probe suite, gate file or option is malformed.
+
+    ``messages``: every problem found (one line each; ``traitgate lint`` prints them all);
+    the error itself reads as the first, with how many more there are."""
+
+    def __init__(self, message: str, *, more: Sequence[str] = ()) -> None:
+        suffix = f" (and {len(more)} more error(s))" if more else ""
+        super().__init__(message + suffix)
+        self.messages = [message, *more]
+
+    @classmethod
+    def of_all(cls, messages: Sequence[str]) -> ConfigError:
+        """One error for several problems (at least one)."""
+        first, *more = messages
+        return cls(first, more=more)
 
 
 class ModelError(TraitgateError):

@@ -124,20 +124,28 @@ def build_gate(
 
 
 def load_gate_file(path: Path, probe_paths: Sequence[Path] = ()) -> list[Gate]:
-    """All gates in a YAML file (one per YAML document, separated by ``---``)."""
+    """All gates in a YAML file (one per YAML document, separated by ``---``). Every
+    document is checked: the error raised holds each problem found (``messages``)."""
     gates = []
     names: set[str] = set()
+    problems: list[str] = []
     for doc in load_documents(path):
-        if not isinstance(doc.data, dict):
-            raise ConfigError(f"{path}:{doc.line_of()}: a gate is a mapping of fields")
-        gate = build_gate(doc.data, probe_paths, doc=doc)
+        try:
+            if not isinstance(doc.data, dict):
+                raise ConfigError(f"{path}:{doc.line_of()}: a gate is a mapping of fields")
+            gate = build_gate(doc.data, probe_paths, doc=doc)
+        except ConfigError as exc:
+            problems += exc.messages
+            continue
         if gate.name in names:
-            raise ConfigError(
+            problems.append(
                 f"{path}:{doc.line_of(('gate',))}: gate: {gate.name!r} repeats "
                 "a gate name in this file"
             )
         names.add(gate.name)
         gates.append(gate)
+    if problems:
+        raise ConfigError.of_all(problems)
     return gates
 
 
