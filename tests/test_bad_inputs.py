@@ -82,6 +82,19 @@ suite_case("bad-version-type", suite_text(**{"version: 1": "version: [1]"}), "FI
 suite_case("empty-file", "", "FILE")
 suite_case("not-a-mapping", "- just\n- a list\n", "FILE")
 suite_case("single-candidate", suite_text(**{"[cat, dog, owl]": "[owl]"}), "FILE:6")
+# YAML built to exhaust the reader: every one a one-line error, at once
+BILLION_LAUGHS = 'a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]\n' + "".join(
+    f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+)  # 9 lines: 9**9 strings once expanded
+suite_case("yaml-billion-laughs", BILLION_LAUGHS, "FILE:2: YAML alias *a is not supported")
+suite_case("yaml-recursive-alias", "a: &a [1, *a]\n", "FILE:1: YAML alias *a")
+suite_case("yaml-alias-in-suite", suite_text() + "extra: &e x\nmore: *e\n", "FILE:10: YAML alias")
+suite_case("yaml-deep-flow", "a: " + "[" * 5000 + "]" * 5000 + "\n", "FILE:1: nested more than 50")
+suite_case(
+    "yaml-deep-block",
+    "".join(" " * i + f"k{i}:\n" for i in range(60)) + " " * 60 + "v\n",
+    "FILE:51: nested more than 50",
+)
 
 
 @case("not-utf8")
@@ -119,6 +132,12 @@ gate_case("gate-unknown-variant", GOOD_GATE + "variant: numbers\n", "FILE:5: var
 gate_case("gate-duplicate-name", GOOD_GATE + "---\n" + GOOD_GATE, "FILE:6: gate")
 gate_case("gate-not-mapping", "- gate: g\n", "FILE:1")
 gate_case("gate-typo-key", GOOD_GATE + "min_efect: 0.1\n", "FILE:5: min_efect")
+gate_case(
+    "gate-alias",
+    GOOD_GATE + "---\ngate: &n h\nprobe: pets\ntrait: owl\ndescription: *n\n",
+    "FILE:9: YAML alias *n",
+)
+gate_case("gate-billion-laughs", BILLION_LAUGHS, "FILE:2: YAML alias")
 
 
 # ---------------------------------------------------------------------- model specs

@@ -44,8 +44,12 @@ def load_documents(path: Path) -> list[Document]:
 
 
 def parse_documents(path: Path, text: str) -> list[Document]:
-    """Parse every YAML document of ``text`` (read from ``path``) with the safe loader."""
+    """Parse every YAML document of ``text`` (read from ``path``) with the safe loader.
+
+    Aliases (``*name``) are refused: expanded, a few lines can stand for billions of values
+    (and a recursive one for an endless structure); nesting is limited to MAX_DEPTH."""
     try:
+        _check_events(path, text)
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
         datas = list(yaml.safe_load_all(text))
     except yaml.MarkedYAMLError as exc:
@@ -55,6 +59,8 @@ def parse_documents(path: Path, text: str) -> list[Document]:
         raise ConfigError(f"{path}{line}: invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    except RecursionError:  # (a structure _check_events did not foresee)
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
     docs = []
     for node, data in zip(nodes, datas, strict=True):
         if node is None:
@@ -64,6 +70,29 @@ def parse_documents(path: Path, text: str) -> list[Document]:
     if not docs:
         raise ConfigError(f"{path}: file is empty")
     return docs
+
+
+MAX_DEPTH = 50  # nesting of mappings and sequences (a suite needs 4)
+
+
+def _check_events(path: Path, text: str) -> None:
+    """Refuse aliases and deep nesting before anything is built from the text."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise ConfigError(
+                f"{path}:{event.start_mark.line + 1}: YAML alias *{event.anchor} is not "
+                "supported in suites and gates: write the value out"
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ConfigError(
+                    f"{path}:{event.start_mark.line + 1}: nested more than {MAX_DEPTH} levels "
+                    "deep (a suite or gate needs a few)"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def validate(model: type[M], doc: Document, data: Any = None) -> M:
