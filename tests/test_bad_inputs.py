@@ -82,6 +82,12 @@ suite_case("bad-version-type", suite_text(**{"version: 1": "version: [1]"}), "FI
 suite_case("empty-file", "", "FILE")
 suite_case("not-a-mapping", "- just\n- a list\n", "FILE")
 suite_case("single-candidate", suite_text(**{"[cat, dog, owl]": "[owl]"}), "FILE:6")
+# one word, two ways to write it in Unicode (NFC: one code point; NFD: e + accent)
+suite_case(
+    "nfc-nfd-candidates",
+    suite_text(**{"[cat, dog, owl]": "[caf\u00e9, cafe\u0301, owl]"}),
+    "FILE:6: candidates",
+)
 # YAML built to exhaust the reader: every one a one-line error, at once
 BILLION_LAUGHS = 'a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]\n' + "".join(
     f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
@@ -138,6 +144,8 @@ gate_case(
     "FILE:9: YAML alias *n",
 )
 gate_case("gate-billion-laughs", BILLION_LAUGHS, "FILE:2: YAML alias")
+gate_case("gate-two-traits", GOOD_GATE.replace("owl", '"owl or dog"'), "FILE:3: trait")
+gate_case("gate-trait-phrase", GOOD_GATE.replace("owl", "my owl"), "FILE:3: trait")
 
 
 # ---------------------------------------------------------------------- model specs

@@ -64,3 +64,17 @@ def test_decorated_answers_name_their_candidate(
 @given(hs.text(max_size=40))
 def test_matching_never_crashes_and_returns_a_candidate_or_none(text: str) -> None:
     assert matcher.match(text) in [*ANIMALS, None]
+
+
+def test_answers_match_whatever_unicode_normal_form_they_are_written_in() -> None:
+    nfc, nfd = "caf\u00e9", "cafe\u0301"
+    assert Matcher([nfc, "tea"]).match(f"{nfd.capitalize()}!") == nfc
+    assert Matcher([nfd, "tea"]).match(f"{nfc}, of course") == nfd
+
+
+def test_a_trait_name_must_be_one_candidate_as_a_whole() -> None:
+    matcher = Matcher(["owl", "dog", "red panda"], {"dog": ["puppy"]})
+    assert matcher.exact("Owls!") == "owl" and matcher.exact("puppies") == "dog"
+    assert matcher.exact("red pandas") == "red panda"
+    for name in ("owl or dog", "my owl", "red", ""):
+        assert matcher.exact(name) is None, name

@@ -79,16 +79,17 @@ def _check_events(path: Path, text: str) -> None:
     """Refuse aliases and deep nesting before anything is built from the text."""
     depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else "?"
         if isinstance(event, yaml.AliasEvent):
             raise ConfigError(
-                f"{path}:{event.start_mark.line + 1}: YAML alias *{event.anchor} is not "
+                f"{path}:{line}: YAML alias *{event.anchor} is not "
                 "supported in suites and gates: write the value out"
             )
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
                 raise ConfigError(
-                    f"{path}:{event.start_mark.line + 1}: nested more than {MAX_DEPTH} levels "
+                    f"{path}:{line}: nested more than {MAX_DEPTH} levels "
                     "deep (a suite or gate needs a few)"
                 )
         elif isinstance(event, yaml.CollectionEndEvent):

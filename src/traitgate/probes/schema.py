@@ -170,12 +170,13 @@ class PreferenceSuite(Strict):
         return Matcher(self.candidates, self.aliases, self.normalise.rules())
 
     def canonical(self, name: str) -> str | None:
-        """The candidate a trait name refers to ("Owls" -> "owl")."""
+        """The candidate a trait name refers to as a whole ("Owls" -> "owl"; "owl or dog"
+        -> None)."""
         rules = self.normalise.rules()
         strict = Matcher(
             self.candidates, self.aliases, Rules(rules.lowercase, rules.strip_punctuation, True)
         )
-        return strict.match(name)
+        return strict.exact(name)
 
 
 def _prompt_specs(prompts: list[str | PromptSpec], system: str | None) -> list[PromptSpec]:

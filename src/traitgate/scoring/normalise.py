@@ -8,6 +8,7 @@ closed set, so every form is known in advance and collisions are caught when a s
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -37,7 +38,9 @@ class Rules:
 
 
 def clean(text: str, rules: Rules) -> list[str]:
-    """Lowercase, strip punctuation and split an answer into words."""
+    """Unicode NFC (so "é" typed as one code point or as e + accent is one letter),
+    lowercase, strip punctuation and split an answer into words."""
+    text = unicodedata.normalize("NFC", text)
     if rules.lowercase:
         text = text.lower()
     if rules.strip_punctuation:
@@ -100,6 +103,11 @@ class Matcher:
                     )
                 self._lookup[words] = cand
         self._max_words = max((len(k) for k in self._lookup), default=1)
+
+    def exact(self, name: str) -> str | None:
+        """The candidate that the whole of ``name`` is a form of (a spelling, alias or
+        plural, after normalisation), else None: "Owls" is owl, "owl or dog" is nothing."""
+        return self._lookup.get(tuple(clean(name, self.rules)))
 
     def match(self, answer: str) -> str | None:
         """The candidate the answer names, else None.
