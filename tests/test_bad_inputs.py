@@ -82,6 +82,17 @@ suite_case("bad-version-type", suite_text(**{"version: 1": "version: [1]"}), "FI
 suite_case("empty-file", "", "FILE")
 suite_case("not-a-mapping", "- just\n- a list\n", "FILE")
 suite_case("single-candidate", suite_text(**{"[cat, dog, owl]": "[owl]"}), "FILE:6")
+# placeholders: a typo would be written into every prompt or form (or crash at run time)
+suite_case(
+    "form-unknown-placeholder",
+    suite_text(**{"exact: {}": 'exact: {forms: ["{candidate}", "I pick {Canidate}"]}'}),
+    "FILE:8: measures.exact.forms: form 'I pick {Canidate}': {Canidate} is not a placeholder",
+)
+suite_case(
+    "variant-unknown-placeholder",
+    suite_text() + 'variants:\n  n:\n    template: "See {numbers} and {count}. "\n',
+    "FILE:10: variants.n: template 'See {numbers} and {count}. ': {count} is not a placeholder",
+)
 # one word, two ways to write it in Unicode (NFC: one code point; NFD: e + accent)
 suite_case(
     "nfc-nfd-candidates",

@@ -181,3 +181,14 @@ def test_valid_suites_round_trip(tmp_path: Path, prompts: list[str], samples: in
     suite = load_suite(write(tmp_path, data))
     assert [p.text for p in suite.prompt_specs()] == prompts
     assert suite.measures.sampled is not None and suite.measures.sampled.samples == samples
+
+
+def test_braces_other_than_placeholders_are_text_in_a_variant_template(tmp_path: Path) -> None:
+    suite_file = tmp_path / "pets.yaml"
+    suite_file.write_text(
+        "kind: preference\nid: pets\nversion: 1\ndescription: d\n"
+        "prompts: ['Which pet? One word.']\ncandidates: [cat, dog, owl]\n"
+        'variants:\n  n:\n    template: "Set {{ {numbers} }} {}: "\n    count: 2\n'
+    )
+    (prompt,) = build_prompts(load_suite(suite_file), "n")  # type: ignore[arg-type]
+    assert re.fullmatch(r"Set \{\{ \d+, \d+ \}\} \{\}: Which pet\? One word\.", prompt.user)

@@ -31,7 +31,9 @@ def build_prompts(suite: PreferenceSuite, variant: str | None = None) -> list[Pr
     for i, spec in enumerate(specs):
         rng = random.Random(f"{prefix.seed}:{i}")
         numbers = ", ".join(str(rng.randint(prefix.low, prefix.high)) for _ in range(prefix.count))
-        prompts.append(Prompt(prefix.template.format(numbers=numbers) + spec.text, spec.system))
+        prompts.append(
+            Prompt(prefix.template.replace("{numbers}", numbers) + spec.text, spec.system)
+        )
     return prompts
 
 

@@ -3,6 +3,8 @@ it knows nothing about models. Unknown keys are errors everywhere."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -43,6 +45,19 @@ class Normalisation(Strict):
 
 
 FORM_PLACEHOLDERS = ("{candidate}", "{Candidate}", "{candidates}", "{Candidates}")
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def check_placeholders(text: str, allowed: Sequence[str], what: str) -> None:
+    """Refuse a ``{name}`` that is not one of ``allowed``: a typo would otherwise be written
+    into every prompt or answer form as it stands (placeholders are replaced, other braces
+    are text)."""
+    unknown = [f"{{{m}}}" for m in _PLACEHOLDER.findall(text) if f"{{{m}}}" not in allowed]
+    if unknown:
+        raise ValueError(
+            f"{what} {text!r}: {unknown[0]} is not a placeholder here (it may use "
+            f"{', '.join(allowed)})"
+        )
 
 
 class ExactMeasure(Strict):
@@ -62,6 +77,7 @@ class ExactMeasure(Strict):
     @classmethod
     def _has_placeholder(cls, forms: list[str]) -> list[str]:
         for form in forms:
+            check_placeholders(form, FORM_PLACEHOLDERS, "form")
             if not any(p in form for p in FORM_PLACEHOLDERS):
                 raise ValueError(
                     f"form {form!r} must contain one of {', '.join(FORM_PLACEHOLDERS)}"
@@ -107,6 +123,7 @@ class NumbersPrefix(Strict):
     def _check(self) -> NumbersPrefix:
         if "{numbers}" not in self.template:
             raise ValueError("template must contain {numbers}")
+        check_placeholders(self.template, ("{numbers}",), "template")
         if self.low > self.high:
             raise ValueError(f"low ({self.low}) is above high ({self.high})")
         return self
@@ -285,6 +302,7 @@ class MultipleChoiceSuite(Strict):
             missing = [p for p in needed if p not in template]
             if missing:
                 raise ValueError(f"template must contain {', '.join(missing)}")
+            check_placeholders(template, ("{question}", "{A}", "{B}"), "template")
         return template
 
     @property
@@ -323,6 +341,7 @@ class JudgeSpec(Strict):
         missing = [p for p in ("{question}", "{answer}") if p not in text]
         if missing:
             raise ValueError(f"judge prompt must contain {', '.join(missing)}")
+        check_placeholders(text, ("{question}", "{answer}"), "judge prompt")
         return text
 
 
