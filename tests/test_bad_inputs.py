@@ -4,7 +4,9 @@ line, option, or path), and leave every file that was already there untouched.""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import pickle
 import shutil
@@ -14,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from traitgate import SessionSettings
 from traitgate.baseline import Baseline, read_entry
 from traitgate.cache import DB_NAME, Cache
+from traitgate.cli import main
 from traitgate.errors import TraitgateError
 from traitgate.gate import load_gate_file
 from traitgate.models import load_backend, parse_model_specs
@@ -386,6 +390,73 @@ def _results(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
     return (lambda: load_results(path)), str(path)
 
 
+# ---------------------------------------------------------------------- the command line
+def cli_case(name: str, argv: Callable[[Path, Zoo], list[str]], expected: str) -> None:
+    """`traitgate ...` must exit 2 with one line on stderr (raised here as the error the
+    corpus checks); '{tmp}' in ``expected`` is the tmp directory."""
+
+    def make(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
+        args = argv(tmp, zoo)
+
+        def call() -> None:
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                status = main(args)
+            assert status == 2, (status, err.getvalue())
+            raise TraitgateError(err.getvalue().strip())
+
+        return call, expected.replace("{tmp}", str(tmp))
+
+    CASES[name] = make
+
+
+def _binary(tmp: Path) -> Path:
+    path = tmp / "weights.bin"
+    path.write_bytes(bytes(range(256)) * 4)
+    return path
+
+
+def _results_file(tmp: Path) -> Path:
+    path = tmp / "results.json"
+    path.write_text(json.dumps({"traitgate_results": 2, "gates": []}))
+    return path
+
+
+PLAN = ["plan", "--probe", "favorite_animal", "--effect", "0.01", "--base-rate", "0.05"]
+cli_case("plan-zero-samples", lambda t, z: [*PLAN, "--samples", "0"], "plan: --samples: must be")
+cli_case("plan-word-samples", lambda t, z: [*PLAN, "--samples", "10,x"], "--samples: 'x' is not")
+CHECK = ["check-measures", "--probe", "favorite_animal", "--samples", "2", "--model"]
+cli_case("device-mps", lambda t, z: [*CHECK, str(z.base), "--device", "mps"], "--device 'mps'")
+cli_case("device-unknown", lambda t, z: [*CHECK, str(z.base), "--device", "tpu"], "--device 'tpu'")
+cli_case(
+    "seed-beyond-32-bits",
+    lambda t, z: [*CHECK, str(z.base), "--seed", str(2**32)],
+    "--seed: a seed is a whole number from 0 to 4294967295",
+)
+cli_case("seed-negative", lambda t, z: [*CHECK, str(z.base), "--seed", "-1"], "--seed: a seed")
+cli_case("report-binary", lambda t, z: ["report", str(_binary(t))], "{tmp}/weights.bin: not a text")
+cli_case(
+    "report-output-is-a-folder",
+    lambda t, z: ["report", str(_results_file(t)), "-o", str(t)],
+    "{tmp}: is a directory",
+)
+cli_case(
+    "filter-binary",
+    lambda t, z: ["distill", "filter", str(_binary(t)), "--out", str(t / "k.jsonl")],
+    "{tmp}/weights.bin: not a text file",
+)
+cli_case(
+    "init-into-a-file",
+    lambda t, z: ["init", str(_binary(t))],
+    "{tmp}/weights.bin: not a directory",
+)
+
+
+@case("session-seed-beyond-32-bits")
+def _session_seed(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
+    return (lambda: SessionSettings(seed=2**40)), "seed: a seed is a whole number"
+
+
 def _snapshot(root: Path) -> dict[str, str]:
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -395,7 +466,7 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 
 def test_the_corpus_is_large_enough() -> None:
-    assert len(CASES) >= 30
+    assert len(CASES) >= 70
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

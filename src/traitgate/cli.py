@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from traitgate import __version__
+from traitgate._checks import check_seed, positive_ints
 from traitgate._yaml import load_documents
 from traitgate.cache import DEFAULT_DIR as DEFAULT_CACHE_DIR
 from traitgate.errors import ConfigError, TraitgateError
@@ -268,6 +269,7 @@ def _check_measures(args: argparse.Namespace) -> int:
         raise ConfigError(f"check-measures: probe {suite.id!r} is not a preference probe")
     if args.samples < 1:
         raise ConfigError("check-measures: --samples must be at least 1")
+    check_seed(args.seed, "check-measures: --seed")
     specs = parse_model_specs([args.model])
     if len(specs) != 1:
         raise ConfigError(f"check-measures: {args.model!r} names {len(specs)} models; give one")
@@ -290,7 +292,7 @@ def _plan(args: argparse.Namespace) -> int:
     if not isinstance(suite, PreferenceSuite):
         raise ConfigError(f"plan: probe {suite.id!r} is not a preference probe")
     try:
-        samples = [int(s) for s in str(args.samples).split(",") if s.strip()]
+        samples = positive_ints(str(args.samples), "plan: --samples")
         rows = plan(
             args.effect,
             args.base_rate,

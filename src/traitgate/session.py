@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from traitgate._checks import check_seed
 from traitgate.baseline import BASELINE_ROLES, Baseline, write_entry
 from traitgate.cache import Cache, CachedBackend
 from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
@@ -72,6 +73,9 @@ class SessionSettings:
     shard: tuple[int, int] | None = None
     stall_seconds: float = 300.0
     poll_seconds: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_seed(self.seed, "seed")
 
 
 @dataclass(frozen=True)

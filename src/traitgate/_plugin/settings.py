@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from traitgate._checks import check_seed
 from traitgate._plugin.terminal import TerminalOutput
 from traitgate._plugin.xdist import worker_device, worker_shard
 from traitgate.baseline import BASELINE_ROLES, Baseline
@@ -99,11 +100,12 @@ def _roles(
 def _seed(config: pytest.Config) -> int:
     value = config.getoption("traitgate_seed")
     if value is not None:
-        return int(value)
+        return check_seed(int(value), "--seed")
     try:
-        return int(config.getini("traitgate_seed"))
+        seed = int(config.getini("traitgate_seed"))
     except ValueError:
         raise ConfigError("traitgate_seed in the ini file must be an integer") from None
+    return check_seed(seed, "traitgate_seed (ini)")
 
 
 def _number(config: pytest.Config, key: str) -> float:

@@ -30,20 +30,25 @@ def read_jsonl(path: Path, *, required: Iterable[str] = ()) -> list[dict[str, An
         raise ConfigError(f"{path}: no such file")
     records = []
     needed = list(required)
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{path}:{number}: malformed JSON: {exc.msg}") from None
-            if not isinstance(record, dict):
-                raise ConfigError(f"{path}:{number}: expected a JSON object per line")
-            missing = [k for k in needed if k not in record]
-            if missing:
-                raise ConfigError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
-            records.append(record)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (JSON lines are UTF-8)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{number}: malformed JSON: {exc.msg}") from None
+        if not isinstance(record, dict):
+            raise ConfigError(f"{path}:{number}: expected a JSON object per line")
+        missing = [k for k in needed if k not in record]
+        if missing:
+            raise ConfigError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
+        records.append(record)
     if not records:
         raise ConfigError(f"{path}: no records")
     return records

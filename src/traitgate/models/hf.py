@@ -68,6 +68,11 @@ def resolve_device(device: str = "auto") -> torch.device:
         ) from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ModelError(f"--device {device!r}: CUDA is not available on this machine")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelError(f"--device {device!r}: MPS (Apple GPU) is not available on this machine")
+    xpu = resolved.type == "xpu" and hasattr(torch, "xpu") and torch.xpu.is_available()
+    if resolved.type not in ("cpu", "cuda", "mps") and not xpu:
+        raise ModelError(f"--device {device!r}: traitgate runs on cpu, cuda, mps or xpu")
     return resolved
 
 
