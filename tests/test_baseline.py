@@ -32,7 +32,12 @@ def test_record_then_gate_only_the_candidate(evals: pytest.Pytester, zoo: Zoo) -
     recorded = record(evals, zoo)
     # no --model: the comparators are recorded, no gate is evaluated (skipped, not passed)
     recorded.assert_outcomes(skipped=2)
-    assert "recorded 1 baseline file(s)" in recorded.stdout.str()
+    assert "recorded 1 baseline file(s)" in recorded.stdout.str()  # (the skip reason, -rs)
+    # said in the summary too, so that a run without -rs says what it recorded
+    assert (
+        f"baseline recorded: 1 file(s) in {evals.path / 'baselines'} "
+        "(base: base; control: neutral-s0, neutral-s1, neutral-s2)"
+    ) in recorded.stdout.str()
     entry = read_entry(evals.path / "baselines" / "favorite_animal.exact.json")
     assert (entry.probe, entry.probe_version, entry.measure) == ("favorite_animal", "2", "exact")
     assert [m["model"] for m in entry.roles["control"]] == [
@@ -51,6 +56,7 @@ def test_record_then_gate_only_the_candidate(evals: pytest.Pytester, zoo: Zoo) -
     gated.assert_outcomes(failed=2)
     out = gated.stdout.str()
     assert "control: from baseline" in out and "base: from baseline" in out
+    assert "compared with base: base; control: neutral-s0, neutral-s1, neutral-s2" in out
     assert "cache: 0 answer(s) read, 108 computed" in out  # 3 candidates x 36 prompts
     # the same verdicts and numbers as gating against the live models
     live = evals.runpytest(

@@ -209,6 +209,20 @@ class Baseline:
             )
         return results
 
+    def comparators(self) -> dict[str, list[str]]:
+        """The models recorded in the entries this session used, by role (for the summary:
+        who the candidates were compared with)."""
+        out: dict[str, list[str]] = {}
+        for name in sorted(self.used):
+            try:
+                entry = read_entry(self.directory / name)
+            except TraitgateError:
+                continue
+            for role, models in entry.roles.items():
+                names = out.setdefault(role, [])
+                names += [str(m.get("model")) for m in models if str(m.get("model")) not in names]
+        return out
+
     def audit(self, find: Callable[[str], Suite | None]) -> list[str]:
         """Lines about entries this session did not use: stale ones (another probe
         version, or a probe that no longer exists) and merely unused ones."""

@@ -121,6 +121,7 @@ class TraitSession:
         self._results: dict[tuple[str, RunKey], ProbeResult | TraitgateError] = {}
         self._runs: dict[RunKey, ProbeRun] = {}
         self._recorded: set[RunKey] = set()
+        self.recorded_files: list[Path] = []  # baseline files this session wrote
 
     @property
     def baseline(self) -> Baseline | None:
@@ -301,6 +302,7 @@ class TraitSession:
                 )
             )
             self._recorded.add(run.key)
+        self.recorded_files += [p for p in written if p not in self.recorded_files]
         return written
 
     def plan(self, gates: Sequence[Gate]) -> None:
