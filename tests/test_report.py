@@ -17,6 +17,7 @@ from traitgate.cli import main
 from traitgate.report.html import render_html
 from traitgate.report.results import RunInfo, build_results, load_results
 from traitgate.report.rows import FORMAT, ArmRow, GateRow, ModelRow, explain_lines
+from traitgate.report.terminal import HEADERS
 
 from .conftest import Zoo
 
@@ -116,6 +117,21 @@ def test_html_is_self_contained_with_two_figures_per_gate(report_dir: Path) -> N
         assert f"id='{gate['gate']}'" in page
     assert "<script" not in page
     assert not re.search(r"""(src|href)=["']https?:""", page)
+
+
+def test_the_html_summary_is_a_table_with_one_row_per_gate(report_dir: Path) -> None:
+    page = (report_dir / "report.html").read_text()
+    table = page.split("<table class='summary'>")[1].split("</table>")[0]
+    head, body = table.split("</thead>")
+    assert head.count("<th>") == len(HEADERS) and "<th>verdict</th>" in head
+    rows = re.findall(r"<tr>(.*?)</tr>", body)
+    results = json.loads((report_dir / "results.json").read_text())
+    assert len(rows) == len(results["gates"])
+    for row, gate in zip(rows, results["gates"], strict=True):
+        assert f"<a href='#{gate['gate']}'>{gate['gate']}</a>" in row
+        css, shown = ("pass", "pass") if gate["passed"] else ("fail", "FAIL")
+        assert row.endswith(f"<span class='{css}'>{shown}</span></td>")
+    assert "<ul class='notes'><li>CIs: two-sided" in page
 
 
 def test_every_row_has_exactly_the_documented_fields(report_dir: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from traitgate.report.results import Results
 from traitgate.report.rows import GateRow, Row, explain_lines
-from traitgate.report.terminal import format_table
+from traitgate.report.terminal import HEADERS, table_parts
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -27,6 +27,12 @@ pre { background: #f6f8fa; padding: .8em; overflow-x: auto; font-size: 12px; }
 .figs { display: flex; flex-wrap: wrap; gap: 1em; } .figs figure { margin: 0; }
 figcaption { font-size: 12px; color: #555; max-width: 420px; }
 table.meta td { padding: 0 1em 0 0; vertical-align: top; }
+.scroll { overflow-x: auto; }
+table.summary { border-collapse: collapse; font-size: 12px; white-space: nowrap; }
+table.summary th, table.summary td { padding: .25em .7em; border-bottom: 1px solid #ddd;
+  text-align: left; }
+table.summary th { background: #f6f8fa; }
+ul.notes { font-size: 12px; color: #444; }
 """
 
 ROLE_COLOURS = {"model": "#c0392b", "base": "#7f8c8d", "control": "#2c7fb8"}
@@ -49,12 +55,32 @@ def render_html(results: Results) -> str:
         f"{_e(results.get('traitgate_version', ''))}.</p>",
         _run_table(run),
         "<h2>Summary</h2>",
-        f"<pre>{_e(chr(10).join(format_table(gates)))}</pre>" if gates else "<p>No gates.</p>",
+        _summary_table(gates) if gates else "<p>No gates.</p>",
     ]
     for row in gates:
         parts.append(_gate_section(row))
     parts.append("</body></html>\n")
     return "\n".join(parts)
+
+
+def _summary_table(rows: list[Row]) -> str:
+    """The terminal's summary as an HTML table (it scrolls sideways when narrow; nothing is
+    cut off), each gate linking to its section, then the same footer lines."""
+    body, footer = table_parts(rows)
+    head = "".join(f"<th>{_e(h)}</th>" for h in HEADERS)
+    trs = []
+    for cells in body:
+        verdict = cells[-1].strip().lower()
+        css = "pass" if verdict == "pass" else "fail" if verdict == "fail" else "error"
+        name = f"<a href='#{_e(cells[0])}'>{_e(cells[0])}</a>"
+        tds = [name, *(_e(c) for c in cells[1:-1]), f"<span class='{css}'>{_e(cells[-1])}</span>"]
+        trs.append("<tr>" + "".join(f"<td>{c}</td>" for c in tds) + "</tr>")
+    notes = "".join(f"<li>{_e(line)}</li>" for line in footer)
+    return (
+        f"<div class='scroll'><table class='summary'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{''.join(trs)}</tbody></table></div>"
+        + (f"<ul class='notes'>{notes}</ul>" if notes else "")
+    )
 
 
 def _run_table(run: Mapping[str, Any]) -> str:

@@ -64,28 +64,34 @@ def _row(row: Row) -> tuple[str, ...]:
 def format_table(rows: Sequence[Row]) -> list[str]:
     """Lines of a plain-text table (no colour, so CI logs stay readable), then the errors,
     the interval levels, the specificity legend and every distinct note."""
-    body = [_row(r) for r in rows]
-    gates, errors = split(rows)
+    body, footer = table_parts(rows)
     widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(HEADERS)]
 
     def fmt(cells: Sequence[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
-    lines = [fmt(HEADERS), fmt(["-" * w for w in widths])]
-    lines += [fmt(r) for r in body]
-    lines += [f"{r['gate']}: {r['error']}" for r in errors]
+    return [fmt(HEADERS), fmt(["-" * w for w in widths]), *map(fmt, body), *footer]
+
+
+def table_parts(rows: Sequence[Row]) -> tuple[list[tuple[str, ...]], list[str]]:
+    """The summary table's cells (one list per gate, in HEADERS' order) and the lines after
+    it: the errors, the interval levels, the specificity legend and every distinct note
+    (the terminal and the HTML report show the same)."""
+    body = [_row(r) for r in rows]
+    gates, errors = split(rows)
+    footer = [f"{r['gate']}: {r['error']}" for r in errors]
     levels = sorted({r["ci_level"] for r in gates})
     if levels:
-        lines.append(
+        footer.append(
             "CIs: two-sided at 1 - alpha (two-sided gates) or 1 - 2 alpha (one-sided gates, "
             "whose near end is the one-sided bound the test uses): "
             + ", ".join(f"{100 * v:.4g}%" for v in levels)
         )
     if any(r["specificity"] for r in gates):
-        lines.append(
+        footer.append(
             "specificity: the trait's rank among the suite's candidates by log-rate shift, and "
             "the p-value that it moved more than the others (* = p < alpha required to fail, "
             "^ = rank 1 required to fail)"
         )
-    lines += [f"note: {n}" for n in sorted({n for r in gates for n in r["notes"]})]
-    return lines
+    footer += [f"note: {n}" for n in sorted({n for r in gates for n in r["notes"]})]
+    return body, footer
