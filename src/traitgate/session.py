@@ -10,13 +10,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from traitgate._checks import check_seed
 from traitgate.baseline import BASELINE_ROLES, Baseline, write_entry
-from traitgate.cache import Cache, CachedBackend
+from traitgate.cache import CachedBackend
 from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
 from traitgate.gate import Gate, GateResult, build_gate, compare_arms, decide_all
 from traitgate.models import Backend, ModelSpec, load_backend, parse_model_specs
@@ -24,14 +23,10 @@ from traitgate.models.spec import parameter_count
 from traitgate.probes.kinds import kind_of, run_probe
 from traitgate.probes.result import Measure, ProbeResult
 from traitgate.probes.schema import Suite
-from traitgate.progress import TaskFactory
 from traitgate.roles import ROLE_INI, ROLE_OPTIONS, ROLES, Role
 from traitgate.schedule import LazyModel, ModelWork, Scheduler, Serial, Sharded
 from traitgate.scoring.judge import InspectJudge, Judge, LocalJudge
-from traitgate.stats import Correction
-
-Loader = Callable[[ModelSpec], Backend]
-
+from traitgate.session_config import SessionServices, SessionSettings
 
 RunKey = tuple[str, str, str, str | None]  # suite id, version, measure, variant
 
@@ -51,45 +46,6 @@ class ProbeRun:
     @classmethod
     def of(cls, gate: Gate) -> ProbeRun:
         return cls(gate.suite, gate.spec.measure, gate.spec.variant)
-
-
-def _quiet(_message: str) -> None:
-    pass
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    """What a session's results depend on, fixed for its lifetime."""
-
-    seed: int = 0
-    device: str = "auto"
-    correction: Correction = "holm"
-    probe_paths: tuple[Path, ...] = ()
-    judge_model: str | None = None  # an inspect-ai model name, or a local model path
-    # under pytest-xdist: (this worker, workers). Each worker first runs the models it owns
-    # (every count-th, from its index), then takes the others' results from the shared
-    # cache once their owner has marked them done; if the cache stops growing for
-    # stall_seconds (a crashed or stuck owner), it runs the model itself.
-    shard: tuple[int, int] | None = None
-    stall_seconds: float = 300.0
-    poll_seconds: float = 0.5
-
-    def __post_init__(self) -> None:
-        check_seed(self.seed, "seed")
-
-
-@dataclass(frozen=True)
-class SessionServices:
-    """What a session does its work with. ``baseline`` serves the base and control roles
-    from stored results; ``judge`` scores judged probes (default: built on first use from
-    ``SessionSettings.judge_model``); ``loader`` loads a model (default: :func:`load_backend`)."""
-
-    loader: Loader | None = None
-    log: Callable[[str], None] = _quiet
-    cache: Cache | None = None
-    progress: TaskFactory | None = None
-    baseline: Baseline | None = None
-    judge: Judge | None = None
 
 
 class TraitSession:
@@ -430,20 +386,11 @@ class TraitSession:
                 assert self.baseline is not None
                 lines.append(f"{role}: from baseline {self.baseline.directory}")
             elif specs:
-                names = ", ".join(f"{s.label} [{_short_fingerprint(s)}]" for s in specs)
+                names = ", ".join(f"{s.label} [{s.short_fingerprint()}]" for s in specs)
                 lines.append(f"{role} ({len(specs)}): {names}")
         if self.judge_name is not None:
             lines.append(f"judge: {self.judge_name}")
         return lines
-
-
-def _short_fingerprint(spec: ModelSpec) -> str:
-    """A model's fingerprint for the header, or "?" when its weights cannot be read (its
-    gates report why; the other models are still listed)."""
-    try:
-        return spec.fingerprint()[:12]
-    except (OSError, TraitgateError):
-        return "?"
 
 
 __all__ = ["ProbeRun", "SessionServices", "SessionSettings", "TraitSession"]

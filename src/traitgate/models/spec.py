@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from traitgate.errors import ModelError, first_line
+from traitgate.errors import ModelError, TraitgateError, first_line
 
 Kind = Literal["hf_dir", "peft", "state_dict", "hub", "inspect", "vllm"]
 # what a hub id looks like (org/name), to suggest hf:org/name for a path that does not exist
@@ -79,6 +79,14 @@ class ModelSpec:
     def local_path(self) -> Path:
         """Where the weights are on disk; a hub model is fetched (or found in the HF cache)."""
         return resolve_hub(self.location) if self.kind == "hub" else self.path
+
+    def short_fingerprint(self) -> str:
+        """The fingerprint's first 12 characters for display, or "?" when the weights cannot
+        be read (the gates that need them report why)."""
+        try:
+            return self.fingerprint()[:12]
+        except (OSError, TraitgateError):
+            return "?"
 
     def fingerprint(self) -> str:
         """Content hash of everything that determines the model's behaviour. A model behind

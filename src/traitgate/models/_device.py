@@ -1,0 +1,45 @@
+"""Which torch device and dtype a model runs on, and how it is batched there."""
+
+from __future__ import annotations
+
+import torch
+
+from traitgate.errors import ModelError
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ModelError(
+            f"--device {device!r}: not a torch device (try cpu, cuda, cuda:1)"
+        ) from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"--device {device!r}: CUDA is not available on this machine")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelError(f"--device {device!r}: MPS (Apple GPU) is not available on this machine")
+    xpu = resolved.type == "xpu" and hasattr(torch, "xpu") and torch.xpu.is_available()
+    if resolved.type not in ("cpu", "cuda", "mps") and not xpu:
+        raise ModelError(f"--device {device!r}: traitgate runs on cpu, cuda, mps or xpu")
+    return resolved
+
+
+COLLECT_BYTES = 256 * 2**20  # weights from which close() runs a full garbage collection
+
+
+def default_batch_size(device: torch.device) -> int:
+    """Rows per batch to start from: large on a GPU (backed off on out-of-memory), moderate
+    on a CPU, where larger batches gain little (see BENCHMARKS.md)."""
+    return 512 if device.type == "cuda" else 64
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
