@@ -332,6 +332,28 @@ baseline_case("baseline-unknown-role", lambda d: d["roles"].update(teacher=[]), 
 baseline_case("baseline-no-role", lambda d: d.update(roles={}), "no control results")
 
 
+def _set_value(data: dict[str, object], value: object, k: int = 0) -> None:
+    data["roles"]["control"][k]["values"][0][0] = value  # type: ignore[index]
+
+
+baseline_case(
+    "baseline-probability-above-1",
+    lambda d: _set_value(d, 1.7),
+    "values: expected probabilities in [0, 1] (got 1.7)",
+)
+baseline_case("baseline-negative-value", lambda d: _set_value(d, -0.2), "(got -0.2)")
+baseline_case(
+    "baseline-string-value", lambda d: _set_value(d, "0.5"), "values: numbers expected (got '0.5')"
+)
+baseline_case("baseline-bool-value", lambda d: _set_value(d, True), "numbers expected (got True)")
+baseline_case("baseline-nan-value", lambda d: _set_value(d, float("nan")), "finite numbers")
+baseline_case(
+    "baseline-duplicate-model",
+    lambda d: d["roles"]["control"].append(dict(d["roles"]["control"][0])),  # type: ignore[index]
+    "is recorded twice in role 'control'",
+)
+
+
 @case("baseline-truncated-json")
 def _baseline_json(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
     path = _recorded_baseline(tmp)

@@ -136,22 +136,50 @@ def _entry_fields(
 
 
 def _check_roles(entry: Entry, width: int, bad: Callable[[str], ConfigError]) -> None:
-    """Every role known, every model named, every value row finite and of the right size."""
+    """Every role known, every model named once, every value row of the right size and made
+    of numbers that the measure can give: probabilities in [0, 1] (exact) or counts >= 0."""
     prompts, roles = entry.prompts, entry.roles
     for role, models in roles.items():
         if role not in BASELINE_ROLES:
             raise bad(f"unknown role {role!r} (roles are {', '.join(BASELINE_ROLES)})")
+        seen: set[str] = set()
         for k, model in enumerate(models):
+            where = f"roles.{role}[{k}]"
             try:
-                values = np.asarray(model["values"], dtype=float)
-                str(model["model"]), str(model["fingerprint"])
-            except (KeyError, TypeError, ValueError) as exc:
-                raise bad(f"roles.{role}[{k}]: missing or malformed field {exc}") from None
+                raw, name, fingerprint = model["values"], model["model"], model["fingerprint"]
+            except (KeyError, TypeError) as exc:
+                raise bad(f"{where}: missing or malformed field {exc}") from None
+            if not isinstance(name, str) or not isinstance(fingerprint, str):
+                raise bad(f"{where}: model and fingerprint must be strings")
+            if name in seen or fingerprint in seen:
+                raise bad(f"{where}: model {name!r} is recorded twice in role {role!r}")
+            seen |= {name, fingerprint}
+            stray = _not_a_number(raw)
+            if stray is not None:
+                raise bad(f"{where}.values: numbers expected (got {stray!r})")
+            values = np.asarray(raw, dtype=float)
             if values.shape != (len(prompts), width) or not np.isfinite(values).all():
                 raise bad(
-                    f"roles.{role}[{k}].values: expected {len(prompts)} x {width} finite "
+                    f"{where}.values: expected {len(prompts)} x {width} finite "
                     f"numbers (got shape {values.shape})"
                 )
+            top = 1.0 + 1e-6 if entry.measure == "exact" else np.inf
+            if (values < 0).any() or (values > top).any():
+                kind = "probabilities in [0, 1]" if entry.measure == "exact" else "counts >= 0"
+                off = values[(values < 0) | (values > top)][0]
+                raise bad(f"{where}.values: expected {kind} (got {off:g})")
+
+
+def _not_a_number(value: Any) -> Any:
+    """The first leaf of nested lists that is not an int or float (a bool, a string, ...),
+    or None when every leaf is a number."""
+    if isinstance(value, list):
+        for item in value:
+            stray = _not_a_number(item)
+            if stray is not None:
+                return stray
+        return None
+    return None if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
 @dataclass
