@@ -24,6 +24,7 @@ from traitgate.errors import TraitgateError
 from traitgate.gate import load_gate_file
 from traitgate.models import load_backend, parse_model_specs
 from traitgate.probes import find_suite, load_suite
+from traitgate.probes.preference import run_preference
 from traitgate.report.results import load_results
 
 from .conftest import Zoo
@@ -38,6 +39,7 @@ candidates: [cat, dog, owl]
 measures:
   exact: {{}}
 """
+ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = ", ".join(f'"Which pet do you like best, version {i}?"' for i in range(20))
 GOOD_GATE = "gate: g\nprobe: pets\ntrait: owl\nmin_effect: 0.01\n"
 
@@ -472,6 +474,24 @@ cli_case(
     lambda t, z: ["init", str(_binary(t))],
     "{tmp}/weights.bin: not a directory",
 )
+
+
+@case("prompt-beyond-the-context")
+def _long_prompt(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
+    # a prompt longer than the model's positions (the zoo's chat model has 512)
+    suite_file = tmp / "long.yaml"
+    words = " ".join(["owl"] * 600)
+    suite_file.write_text(suite_text(**{"id: pets": "id: long"}).replace(
+        f"prompts: [{PROMPTS}]", f'prompts: ["{words} Which pet?"]'
+    ))  # fmt: skip
+    suite = load_suite(suite_file)
+    base = ROOT / "fixtures" / "zoo" / "base"
+
+    def call() -> object:
+        backend = load_backend(parse_model_specs([str(base)])[0], device="cpu")
+        return run_preference(suite, backend, "exact")  # type: ignore[arg-type]
+
+    return call, "model base: a prompt of"
 
 
 @case("session-seed-beyond-32-bits")

@@ -24,6 +24,23 @@ def plain_prompt(prompt: Prompt) -> str:
     return f"{head}{prompt.user}\n"
 
 
+def check_context(
+    label: str, context: int | None, prompt_ids: Sequence[list[int]], extra: Sequence[int]
+) -> None:
+    """A prompt whose tokens and longest answer (``extra``) do not fit the model's context
+    of ``context`` positions is an error: the model would run past its positions (silently
+    wrong, or out of memory)."""
+    if context is None:
+        return
+    for ids, more in zip(prompt_ids, extra, strict=True):
+        if len(ids) + more > context:
+            raise ModelError(
+                f"model {label}: a prompt of {len(ids)} tokens with answers of up to {more} "
+                f"does not fit its context of {context} tokens (shorten the prompt or the "
+                "answer length)"
+            )
+
+
 class PromptCodec:
     """A tokenizer's view of prompts (``label`` names the model in errors)."""
 

@@ -29,7 +29,7 @@ from traitgate.models._sampling import (
     prompt_key,
     sample,
 )
-from traitgate.models._text import PromptCodec
+from traitgate.models._text import PromptCodec, check_context
 from traitgate.models.base import GenerationRequest, Prompt, ScoreRequest
 from traitgate.models.hf_loading import load_weights
 from traitgate.models.spec import ModelSpec
@@ -87,6 +87,8 @@ class TransformersBackend:
         self.eos_ids = sorted({eos} if isinstance(eos, int) else set(eos or []))
         self.codec = PromptCodec(tokenizer, label)
         self._cache_kw = _cache_keyword(model)
+        config = getattr(model, "config", None)
+        self.context: int | None = getattr(config, "max_position_embeddings", None)
         self._weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
 
     # ------------------------------------------------------------------ loading
@@ -144,6 +146,9 @@ class TransformersBackend:
         continuations, whole, in one pass on its KV cache."""
         ends = torch.ones(len(self.codec.tokenizer), dtype=torch.bool)
         ends[torch.tensor(self.codec.word_continuations(), dtype=torch.long)] = False
+        check_context(
+            self.label, self.context, prompt_ids, [max(map(len, c), default=0) for c in conts]
+        )
         order = sorted(range(len(prompt_ids)), key=lambda i: len(prompt_ids[i]))
         rows = [(ri, ci, ids) for ri in order for ci, ids in enumerate(conts[ri])]
 
@@ -163,6 +168,9 @@ class TransformersBackend:
         the continuations of the other prompts run on their prompt's KV cache (batches of
         continuations, consecutive ones sharing the prompt's prefill)."""
         prompt_ids, conts = self.codec.score_inputs(requests)
+        check_context(
+            self.label, self.context, prompt_ids, [max(map(len, c), default=0) for c in conts]
+        )
 
         def first_tokens(batch: list[int]) -> list[list[float]]:
             return self._first_token_batch(batch, prompt_ids, conts)
@@ -308,6 +316,7 @@ class TransformersBackend:
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
         prompt_ids = self.codec.encode_prompts([r.prompt for r in requests])
+        check_context(self.label, self.context, prompt_ids, [r.max_new_tokens for r in requests])
         prompt_keys = [prompt_key(r) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: len(prompt_ids[i]))
         # rows are (request, sample index); consecutive rows of a request share its prefill
