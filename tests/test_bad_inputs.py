@@ -224,6 +224,35 @@ def _truncated(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
     return _load(model), str(model)
 
 
+def _quantised(tensors: dict[str, object]) -> dict[str, object]:
+    """The same tensors, the weight matrices stored as int8 codes (as a quantiser would)."""
+    import torch
+
+    return {
+        k: (v * 100).round().clamp(-127, 127).to(torch.int8) if k.endswith(".weight") else v  # type: ignore[attr-defined]
+        for k, v in tensors.items()
+    }
+
+
+@case("weights-int8-state-dict")
+def _int8_file(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
+    from safetensors.torch import load_file, save_file
+
+    weights = tmp / "student.safetensors"
+    save_file(_quantised(load_file(zoo.base / "model.safetensors")), weights)  # type: ignore[arg-type]
+    return _load(weights, zoo.base), "is stored as int8 (a quantised checkpoint?)"
+
+
+@case("weights-int8-model-dir")
+def _int8_dir(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
+    from safetensors.torch import load_file, save_file
+
+    model = _copy_model(tmp, zoo)
+    quantised = _quantised(load_file(model / "model.safetensors"))
+    save_file(quantised, model / "model.safetensors")  # type: ignore[arg-type]
+    return _load(model), ("is stored as i8 (a quantised checkpoint?)", str(model))
+
+
 @case("weights-truncated-safetensors-file")
 def _truncated_file(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
     weights = tmp / "student.safetensors"

@@ -4,6 +4,7 @@ Every failure is one :class:`~traitgate.errors.ModelError` line naming the model
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -53,6 +54,10 @@ def _load_any(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
 def _load_pretrained(directory: Path, dtype: torch.dtype) -> Any:
     from transformers import AutoModelForCausalLM
 
+    if not _declares_quantisation(directory):
+        for file in sorted(directory.glob("*.safetensors")):
+            check_float_weights(_safetensors_dtypes(file), str(directory))
+
     return AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, trust_remote_code=False)
 
 
@@ -85,6 +90,7 @@ def _load_state_dict(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
     config = AutoConfig.from_pretrained(spec.architecture, trust_remote_code=False)
     model = AutoModelForCausalLM.from_config(config, dtype=dtype)  # type: ignore[no-untyped-call]
     state = _without_wrapper_prefix(read_state_dict(spec.path), set(model.state_dict()))
+    check_float_weights({k: str(v.dtype) for k, v in state.items()}, spec.raw)
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:  # shape mismatches
@@ -103,6 +109,40 @@ def _load_state_dict(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
     if tied:
         model.tie_weights()
     return model, _load_tokenizer(spec.architecture, spec)
+
+
+def check_float_weights(dtypes: dict[str, str], model: str) -> None:
+    """Refuse weight matrices stored as integers (a quantised checkpoint without its
+    quantisation config): loading would cast the codes to floats and run a different model
+    without a word. Integer buffers (position ids, masks) are not weights and pass."""
+    for name, dtype in dtypes.items():
+        kind = dtype.removeprefix("torch.").lower()
+        if (
+            name.endswith(".weight")
+            and kind.startswith(("int", "uint", "i", "u"))
+            and not (kind.startswith("inf"))
+        ):
+            raise ModelError(
+                f"model {model!r}: {name} is stored as {kind} (a quantised checkpoint?): "
+                "traitgate loads floating-point weights; give the float checkpoint, or a "
+                "model directory whose config.json carries its quantization_config"
+            )
+
+
+def _declares_quantisation(directory: Path) -> bool:
+    try:
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "quantization_config" in config
+
+
+def _safetensors_dtypes(path: Path) -> dict[str, str]:
+    """Each tensor's dtype from a safetensors header (nothing else is read)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return {k: str(handle.get_slice(k).get_dtype()) for k in handle.keys()}  # noqa: SIM118
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
