@@ -365,3 +365,28 @@ def test_bad_device_is_a_clear_error(zoo: Zoo) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ModelError, match="CUDA is not available"):
             load_backend(spec, device="cuda")
+
+
+def test_a_peft_base_relative_to_where_training_ran_is_found(
+    zoo: Zoo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PEFT stores the base as training was given it (runs/base, relative to the folder
+    training ran in): found above the adapter, whatever the current folder is."""
+    from traitgate.models.spec import resolve_peft_base
+
+    project = tmp_path / "project"
+    shutil.copytree(zoo.base, project / "runs" / "base")
+    adapter = project / "runs" / "student-s0"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text('{"base_model_name_or_path": "runs/base"}')
+    monkeypatch.chdir(tmp_path)  # not the folder training ran in
+    (spec,) = parse_model_specs([str(adapter)])
+    base = resolve_peft_base(spec)
+    assert base.kind == "hf_dir" and base.path == project / "runs" / "base"
+    # a name that is no local path and cannot be a hub id is an error naming where it looked
+    (adapter / "adapter_config.json").write_text('{"base_model_name_or_path": "a/b/base"}')
+    with pytest.raises(ModelError, match=r"'a/b/base' not found \(looked beside the adapter"):
+        resolve_peft_base(spec)
+    # org/name that is no local path is a hub id
+    (adapter / "adapter_config.json").write_text('{"base_model_name_or_path": "org/model"}')
+    assert resolve_peft_base(spec).kind == "hub"

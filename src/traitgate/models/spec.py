@@ -224,7 +224,8 @@ def _has_hf_weights(raw: str, path: Path) -> None:
 
 
 def resolve_peft_base(spec: ModelSpec) -> ModelSpec:
-    """The base model an adapter directory was trained on (path relative to it, or hub id)."""
+    """The base model an adapter directory was trained on: a local path (absolute, or
+    relative to the adapter, a folder above it, or here), else a hub id."""
     config_path = spec.path / "adapter_config.json"
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
@@ -233,13 +234,24 @@ def resolve_peft_base(spec: ModelSpec) -> ModelSpec:
     base = config.get("base_model_name_or_path")
     if not isinstance(base, str) or not base:
         raise ModelError(f"{config_path}: base_model_name_or_path is missing")
-    candidate = Path(base).expanduser()
-    if not candidate.is_absolute():
-        candidate = spec.path / candidate
-    if candidate.exists():
-        return _classify(base, candidate, None)
-    if Path(base).is_absolute() or base.startswith((".", "~")):
-        raise ModelError(f"{config_path}: base model {base!r} does not exist")
+    given = Path(base).expanduser()
+    # PEFT writes the path as training was given it: relative to the folder training ran
+    # in, which is usually above the adapter (runs/base for runs/student-s0), or to the
+    # adapter itself when it was moved with its base; else it is a hub id
+    places = (
+        [given]
+        if given.is_absolute()
+        else [folder / given for folder in (spec.path, *spec.path.resolve().parents, Path.cwd())]
+    )
+    found = next((c for c in places if (c / "config.json").is_file() or c.is_file()), None)
+    if found is not None:
+        return _classify(base, found, None)
+    if given.is_absolute() or base.startswith((".", "~")) or base.count("/") != 1:
+        raise ModelError(
+            f"{config_path}: base model {base!r} not found (looked beside the adapter, in "
+            "the folders above it and here); write its absolute path into "
+            "base_model_name_or_path"
+        )
     return ModelSpec(base, "hub", base)
 
 
