@@ -188,6 +188,8 @@ class Baseline:
 
     directory: Path
     used: set[str] = field(default_factory=set)
+    # the models recorded in the entries used, by role (whom the candidates were compared with)
+    compared: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.directory.is_dir():
@@ -211,6 +213,9 @@ class Baseline:
             )
         entry = read_entry(path)
         self.used.add(name)
+        for recorded_role, models in entry.roles.items():
+            names = self.compared.setdefault(recorded_role, [])
+            names += [str(m["model"]) for m in models if str(m["model"]) not in names]
         if (entry.probe, entry.measure, entry.variant) != (suite.id, measure, variant):
             raise ConfigError(
                 f"baseline {path}: holds probe {entry.probe!r} measure {entry.measure} "
@@ -236,20 +241,6 @@ class Baseline:
                 f"with --baseline-update {self.directory} --{role}-model ..."
             )
         return results
-
-    def comparators(self) -> dict[str, list[str]]:
-        """The models recorded in the entries this session used, by role (for the summary:
-        who the candidates were compared with)."""
-        out: dict[str, list[str]] = {}
-        for name in sorted(self.used):
-            try:
-                entry = read_entry(self.directory / name)
-            except TraitgateError:
-                continue
-            for role, models in entry.roles.items():
-                names = out.setdefault(role, [])
-                names += [str(m.get("model")) for m in models if str(m.get("model")) not in names]
-        return out
 
     def audit(self, find: Callable[[str], Suite | None]) -> list[str]:
         """Lines about entries this session did not use: stale ones (another probe

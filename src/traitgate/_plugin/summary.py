@@ -4,7 +4,6 @@ workers), the cache and baseline notes, and the report."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -61,7 +60,7 @@ class SummaryCollector:
                 f"cache: {cache.hits} answer(s) read, {cache.stored} computed and stored "
                 f"({cache.path})"
             )
-        lines += _baseline_lines(session, path_option(self.config, "traitgate_baseline_update"))
+        lines += _baseline_lines(session)
         if session.baseline is not None:
             lines += [
                 f"baseline {session.baseline.directory}: {line}"
@@ -79,23 +78,24 @@ class SummaryCollector:
         return lines
 
 
-def _baseline_lines(session: TraitSession, update: Path | None) -> list[str]:
+def _baseline_lines(session: TraitSession) -> list[str]:
     """What a baseline run recorded, and whom a --baseline run compared with (shown
     without -rs: a record-only run's gates are skipped)."""
     from traitgate.baseline import BASELINE_ROLES
 
     lines = []
-    if session.recorded_files and update is not None:
+    if session.recorded_files:
         roles = "; ".join(
             f"{role}: {', '.join(s.label for s in session.roles[role])}"
             for role in BASELINE_ROLES
             if session.roles.get(role)
         )
         lines.append(
-            f"baseline recorded: {len(session.recorded_files)} file(s) in {update} ({roles})"
+            f"baseline recorded: {len(session.recorded_files)} file(s) in "
+            f"{session.recorded_files[0].parent} ({roles})"
         )
     if session.baseline is not None:
-        used = session.baseline.comparators()
+        used = session.baseline.compared
         if used:
             who = "; ".join(f"{role}: {', '.join(models)}" for role, models in used.items())
             lines.append(f"baseline {session.baseline.directory}: compared with {who}")
