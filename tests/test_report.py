@@ -72,7 +72,7 @@ def test_results_json_holds_every_number_and_the_per_prompt_data(
         raise AssertionError(f"results.json holds {name}, which is not JSON")
 
     results = json.loads((report_dir / "results.json").read_text(), parse_constant=no_constants)
-    assert results["traitgate_results"] == FORMAT == 2
+    assert results["traitgate_results"] == FORMAT == 3
     assert results["summary"]["gates"] == 3
     run = results["run"]
     assert run["seed"] == 0 and run["correction"] == "holm"

@@ -1,7 +1,8 @@
 """The ``traitgate`` command: ``init`` starts a project; ``lint`` checks probe suites and gate
 files without loading a model; ``distill`` builds teacher data and students; ``report``
 re-renders an HTML report; ``cache`` shows or clears the answer cache; ``plan`` sizes a
-study; ``check-measures`` compares the exact and sampled measures on one model."""
+study; ``check-measures`` compares the exact and sampled measures on one model; ``scan``
+tests every candidate of a suite (which moved?)."""
 
 from __future__ import annotations
 
@@ -186,12 +187,15 @@ def _main(argv: Sequence[str] | None) -> int:
         "probes/favorite_season.yaml (an example suite). Existing files are never changed.",
     )
     p_init.add_argument("directory", nargs="?", type=Path, default=Path("."), metavar="DIR")
+    from traitgate import _cli_scan
     from traitgate.distill.cli import add_parser, run
 
     add_parser(sub)
+    _cli_scan.add_parser(sub)
     args = parser.parse_args(argv)
-    if args.command in ("report", "cache", "plan", "check-measures", "init"):
+    if args.command in ("report", "cache", "plan", "check-measures", "init", "scan"):
         handler = {
+            "scan": _cli_scan.run,
             "report": _report,
             "cache": _cache,
             "plan": _plan,

@@ -17,13 +17,15 @@ from pathlib import Path
 from traitgate.baseline import BASELINE_ROLES, Baseline, write_entry
 from traitgate.cache import CachedBackend
 from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
-from traitgate.gate import Gate, GateResult, build_gate, compare_arms, decide_all
+from traitgate.gate import Evidence, Gate, GateResult, build_gate, compare_arms, decide_all
 from traitgate.models import Backend, ModelSpec, load_backend, parse_model_specs
 from traitgate.models.spec import parameter_count
 from traitgate.probes.kinds import kind_of, run_probe
+from traitgate.probes.loader import find_suite, load_suite
 from traitgate.probes.result import Measure, ProbeResult
 from traitgate.probes.schema import Suite
 from traitgate.roles import ROLE_INI, ROLE_OPTIONS, ROLES, Role
+from traitgate.scan import Arms, Labels, ScanOptions, ScanResult, candidate_gates, decide_scan
 from traitgate.schedule import LazyModel, ModelWork, Scheduler, Serial, Sharded
 from traitgate.scoring.judge import InspectJudge, Judge, LocalJudge
 from traitgate.session_config import SessionServices, SessionSettings
@@ -277,12 +279,12 @@ class TraitSession:
     # ------------------------------------------------------------------ gates
     def evaluate(
         self, gates: Sequence[Gate], *, collected: bool = False
-    ) -> dict[int, GateResult | TraitgateError]:
+    ) -> dict[int, GateResult | ScanResult | TraitgateError]:
         """Verdicts for a family of gates, keyed by position; a gate's own error is kept
         as its outcome and does not stop the others. p-values are corrected together.
         ``collected``: these are the session's collected gates, which every pytest-xdist
         worker evaluates (so the workers share out the models)."""
-        outcomes: dict[int, GateResult | TraitgateError] = {}
+        outcomes: dict[int, GateResult | ScanResult | TraitgateError] = {}
         runnable = []
         self.plan(gates)
         for i, gate in enumerate(gates):
@@ -298,25 +300,52 @@ class TraitSession:
             [(role, ProbeRun.of(gates[i])) for i in runnable for role in gates[i].spec.compare],
             shared=collected,
         )
-        family = []
+        family, scans = [], []
         for i in runnable:
             gate = gates[i]
             try:
-                a_role, b_role = gate.spec.compare
-                run = ProbeRun.of(gate)
-                arm_a, arm_b = self.results(a_role, run), self.results(b_role, run)
-                controls = self._noise_reference(gate, run, len(arm_a), len(arm_b))
-                evidence = compare_arms(
-                    gate, arm_a, arm_b, seed=self.settings.seed, controls=controls
-                )
-                labels = (tuple(r.model for r in arm_a), tuple(r.model for r in arm_b))
-                family.append((i, gate, evidence, labels, (tuple(arm_a), tuple(arm_b))))
+                if gate.is_scan:
+                    parts = candidate_gates(gate.suite, ScanOptions.of(gate), gate.name)
+                    scans.append((i, gate, [(g, *self._evidence(g)) for g in parts]))
+                else:
+                    family.append((i, gate, *self._evidence(gate)))
             except TraitgateError as exc:
                 outcomes[i] = exc
-        verdicts = decide_all([(g, c, lab) for _, g, c, lab, _ in family], self.settings.correction)
+        correction = self.settings.correction
+        verdicts = decide_all([(g, ev, lab) for _, g, ev, lab, _ in family], correction)
         for (i, *_, arms), verdict in zip(family, verdicts, strict=True):
             outcomes[i] = dataclasses.replace(verdict, results=arms)
+        for i, gate, items in scans:  # each scan gate is its own BH family
+            outcomes[i] = decide_scan(gate.name, ScanOptions.of(gate), items, gate.where)
         return outcomes
+
+    def _evidence(self, gate: Gate) -> tuple[Evidence, Labels, Arms]:
+        """The gate's comparison of its two arms (the models' results computed if needed)."""
+        a_role, b_role = gate.spec.compare
+        run = ProbeRun.of(gate)
+        arm_a, arm_b = self.results(a_role, run), self.results(b_role, run)
+        controls = self._noise_reference(gate, run, len(arm_a), len(arm_b))
+        evidence = compare_arms(gate, arm_a, arm_b, seed=self.settings.seed, controls=controls)
+        labels = (tuple(r.model for r in arm_a), tuple(r.model for r in arm_b))
+        return evidence, labels, (tuple(arm_a), tuple(arm_b))
+
+    def scan(self, probes: Sequence[str | Suite], options: ScanOptions | None = None) -> ScanResult:
+        """Test every candidate of each probe (one BH family across all of them): which
+        moved? See :mod:`traitgate.scan`."""
+        options = options or ScanOptions()
+        suites = [
+            p if not isinstance(p, str) else load_suite(find_suite(p, self.settings.probe_paths))
+            for p in probes
+        ]
+        gates = [g for suite in suites for g in candidate_gates(suite, options)]
+        for role in options.compare:  # a missing role: one error, before any work
+            if not self.from_baseline(role):
+                self.models(role)
+        for gate in gates:
+            self._check_requirements(gate)
+        runs = {ProbeRun.of(g).key: ProbeRun.of(g) for g in gates}
+        self.prefetch([(role, run) for run in runs.values() for role in options.compare])
+        return decide_scan("scan", options, [(g, *self._evidence(g)) for g in gates])
 
     def _check_requirements(self, gate: Gate) -> None:
         """Raise :class:`Unavailable` when the gate's ``requires`` is not met here."""
@@ -372,9 +401,12 @@ class TraitSession:
             },
             self.settings.probe_paths,
         )
+        if gate.is_scan:
+            raise ConfigError(f"compare: trait {trait!r} scans every candidate: use scan()")
         outcome = self.evaluate([gate])[0]
         if isinstance(outcome, TraitgateError):
             raise outcome
+        assert isinstance(outcome, GateResult)
         return outcome
 
     def describe_models(self) -> list[str]:

@@ -13,6 +13,7 @@ from traitgate.gate import GateResult
 from traitgate.probes.loader import find_suite, load_suite
 from traitgate.probes.result import ProbeResult
 from traitgate.roles import Role
+from traitgate.scan import ScanOptions, ScanResult
 from traitgate.session import ProbeRun, TraitSession
 
 
@@ -50,6 +51,20 @@ class TraitgateFixture:
         result = self.compare(probe, trait, compare, **options)
         if not result.passed:
             pytest.fail(result.explain(), pytrace=False)
+        return result
+
+    def scan(self, probes: str | list[str], **options: Any) -> ScanResult:
+        """Test every candidate of the probe(s), BH-adjusted together (see
+        :mod:`traitgate.scan`); recorded in the summary table. Options are
+        :class:`~traitgate.scan.ScanOptions` fields: compare, q, alternative, min_effect,
+        measure, variant, model_sd. Fails nothing by itself: assert on ``.passed`` or
+        ``.discoveries``."""
+        result = self.session.scan(
+            [probes] if isinstance(probes, str) else probes, ScanOptions(**options)
+        )
+        row = result.to_dict()
+        row["gate"] = f"{self._node.name}:scan"
+        self._node.user_properties.append((PROPERTY, json.dumps(row)))
         return result
 
     def results(

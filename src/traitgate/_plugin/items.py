@@ -17,8 +17,11 @@ from traitgate._plugin import PROPERTY, SESSION_KEY, get_session, path_option
 from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
 from traitgate.gate import Gate, GateResult, load_gate_file
 from traitgate.report.rows import ErrorRow
+from traitgate.scan import ScanResult
 
-OUTCOMES_KEY = pytest.StashKey[dict[str, GateResult | Exception]]()
+Verdict = GateResult | ScanResult  # a gate's, or a scan gate's (trait: any)
+
+OUTCOMES_KEY = pytest.StashKey[dict[str, Verdict | Exception]]()
 
 
 class GateFile(pytest.File):
@@ -33,7 +36,7 @@ class GateFile(pytest.File):
 
 
 class GateFailed(Exception):
-    def __init__(self, result: GateResult) -> None:
+    def __init__(self, result: Verdict) -> None:
         super().__init__(result.summary_line())
         self.result = result
 
@@ -91,7 +94,7 @@ def error_kind(exc: BaseException) -> Literal["config", "model", "internal"]:
     return "config" if isinstance(exc, TraitgateError) else "internal"
 
 
-def family_outcomes(session: pytest.Session) -> dict[str, GateResult | Exception]:
+def family_outcomes(session: pytest.Session) -> dict[str, Verdict | Exception]:
     """Evaluate every collected gate once, correcting their p-values together; with
     --baseline-update, record the comparators' results too."""
     stash = session.config.stash
@@ -102,7 +105,7 @@ def family_outcomes(session: pytest.Session) -> dict[str, GateResult | Exception
     return stash[OUTCOMES_KEY]
 
 
-def _evaluate(config: pytest.Config, gates: list[Gate]) -> dict[int, GateResult | Exception]:
+def _evaluate(config: pytest.Config, gates: list[Gate]) -> dict[int, Verdict | Exception]:
     ts = get_session(config)
     update = path_option(config, "traitgate_baseline_update")
     try:
@@ -114,7 +117,7 @@ def _evaluate(config: pytest.Config, gates: list[Gate]) -> dict[int, GateResult 
                 f"file(s) in {update}; no gate evaluated"
             )
             return dict.fromkeys(range(len(gates)), note)
-        outcomes: dict[int, GateResult | Exception] = dict(ts.evaluate(gates, collected=True))
+        outcomes: dict[int, Verdict | Exception] = dict(ts.evaluate(gates, collected=True))
         if update is not None:
             ts.record_baseline(update)
         return outcomes

@@ -28,6 +28,7 @@ from traitgate.gate.decide import compare_arms, decide, decide_all, specificity_
 from traitgate.gate.result import LOW_COVERAGE, Evidence, GateResult, Specificity, strict_json
 from traitgate.gate.spec import (
     MIN_SPECIFICITY_CANDIDATES,
+    SCAN_TRAIT,
     Gate,
     GateSpec,
     Requirements,
@@ -40,6 +41,7 @@ __all__ = [
     "LOW_COVERAGE",
     "MIN_SPECIFICITY_CANDIDATES",
     "ROLES",
+    "SCAN_TRAIT",
     "Evidence",
     "Gate",
     "GateResult",

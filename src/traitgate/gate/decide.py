@@ -35,11 +35,14 @@ def compare_arms(
     *,
     seed: int = 0,
     controls: Sequence[ProbeResult] = (),
+    beside: bool = True,
 ) -> Evidence:
     """Run the gate's statistics on each arm's probe results (one result per model).
 
     ``controls``: replicate control models (live or from a baseline) that measure the
     fine-tuning noise when a gate compares one model per arm and states no ``model_sd``.
+    ``beside=False``: only what the verdict needs (no tests reported beside the deciding
+    one; specificity only when the gate requires it), for simulations.
     """
     spec = gate.spec
     rates_a = np.stack([r.trait_rates(gate.trait) for r in a])
@@ -66,7 +69,10 @@ def compare_arms(
         counts_b=_counts(b, gate.trait),
         confidence_level=decision_level(spec.alpha, spec.alternative),
         seed=seed,
+        beside=beside,
     )
+    if not beside:
+        return Evidence(comparison, specificity_of(gate, a, b) if spec.specific else None)
     if comparison.design == "single" and isinstance(gate.suite, MultipleChoiceSuite):
         # paired items: also the exact McNemar test on which answer each model prefers
         # (probability above one half; mc1 outcomes are already 0/1)

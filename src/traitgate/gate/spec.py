@@ -63,6 +63,10 @@ class GateSpec(Strict):
         return value
 
 
+# ``trait: any``: a scan gate, testing every candidate of its probe (traitgate.scan)
+SCAN_TRAIT = "any"
+
+
 @dataclass(frozen=True)
 class Gate:
     """A validated gate: its spec, the suite it uses, and where it was written."""
@@ -80,6 +84,11 @@ class Gate:
     @property
     def where(self) -> str:
         return f"{self.path}:{self.line}" if self.path else self.name
+
+    @property
+    def is_scan(self) -> bool:
+        """``trait: any``: every candidate is tested, their p-values BH-adjusted together."""
+        return self.trait == SCAN_TRAIT
 
 
 def build_gate(
@@ -100,12 +109,24 @@ def build_gate(
         suite = load_suite(find_suite(spec.probe, probe_paths))
     except ConfigError as exc:
         raise fail("probe", str(exc)) from None
-    trait = suite.canonical(spec.trait)
+    trait = SCAN_TRAIT if spec.trait == SCAN_TRAIT else suite.canonical(spec.trait)
+    if trait == SCAN_TRAIT and suite.canonical(SCAN_TRAIT) is not None:
+        raise fail(
+            "trait",
+            f"probe {suite.id!r} has a candidate named {SCAN_TRAIT!r}: a "
+            "scan gate cannot be told from a gate on it",
+        )
+    if trait == SCAN_TRAIT and spec.specific:
+        raise fail(
+            "specific",
+            "a scan gate (trait: any) reports each candidate's specificity and ranks by it; "
+            "it cannot require it",
+        )
     if trait is None:
         raise fail(
             "trait",
             f"{spec.trait!r} is not a candidate of probe {suite.id!r} "
-            f"(candidates: {', '.join(suite.candidates)})",
+            f"(candidates: {', '.join(suite.candidates)}; or {SCAN_TRAIT!r} to scan them all)",
         )
     if getattr(suite.measures, spec.measure) is None:
         raise fail("measure", f"probe {suite.id!r} defines no {spec.measure!r} measure")

@@ -1,9 +1,10 @@
 """The HTML report: one self-contained page (inline SVG figures, no scripts, no network).
 
-Per gate: a bar chart of each arm's trait rate with its CI (at the gate's level) and each
-model as a dot (the layout of the published figures), and a per-prompt scatter of the
-comparator's rate against the candidate's (points above the diagonal: prompts where the
-candidate names the trait more often).
+A scan first shows what moved: every candidate's effect and CI, ranked. Per gate: a bar
+chart of each arm's trait rate with its CI (at the gate's level) and each model as a dot
+(the layout of the published figures), and a per-prompt scatter of the comparator's rate
+against the candidate's (points above the diagonal: prompts where the candidate names the
+trait more often).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from traitgate.report.results import Results
-from traitgate.report.rows import GateRow, Row, explain_lines
+from traitgate.report.rows import GateRow, Row, ScanRow, explain_lines
 from traitgate.report.terminal import HEADERS, table_parts
 
 _CSS = """
@@ -123,11 +124,22 @@ def _gate_section(row: Row) -> str:
                 "averaged over its models; the line is y = x.",
             )
         )
+    moved = ""
+    if "scan" in row:  # a scan: every candidate's effect first, the lead candidate's figures after
+        scan = row["scan"]
+        found = ", ".join(scan["discovered"]) or "nothing"
+        moved = (
+            f"<h3>What moved: {_e(found)}</h3><figure>{_moved_svg(scan)}<figcaption>Every "
+            f"candidate's effect ({a['role']} - {b['role']}) with its {level} CI (not adjusted "
+            f"for the scan), ranked; red: discovered (BH-adjusted p &lt; q {scan['q']}"
+            f"{', effect at least min_effect' if scan['min_effect'] else ''}). Below, the lead "
+            f"candidate ({_e(row['trait'])}) as a gate shows it.</figcaption></figure>"
+        )
     figs = "".join(
         f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>" for svg, caption in figures
     )
     return (
-        f"<h2 id='{name}'>{name} {verdict}</h2>"
+        f"<h2 id='{name}'>{name} {verdict}</h2>{moved}"
         f"<pre>{_e(chr(10).join(lines))}</pre><div class='figs'>{figs}</div>"
     )
 
@@ -204,6 +216,42 @@ def _scatter_svg(row: GateRow) -> str:
         ax.set_xlabel(f"{b_role} rate")
         ax.set_ylabel(f"{a_role} rate")
         ax.set_title(f"{len(x)} prompts", fontsize=10)
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.tight_layout()
+        return _svg(fig)
+    finally:
+        plt.close(fig)
+
+
+def _moved_svg(scan: ScanRow) -> str:
+    """A forest plot: one row per candidate (ranked as the scan ranks them), its effect and
+    CI; discoveries in red; lines at 0 and at the scan's min_effect."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = scan["candidates"]
+    several = len({c["probe"] for c in rows}) > 1
+    fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.24 * len(rows)))
+    try:
+        for y, c in enumerate(rows):
+            colour = "#c0392b" if c["discovered"] else "#7f8c8d"
+            effect = math.nan if c["effect"] is None else c["effect"]
+            low, high = (math.nan if v is None else v for v in c["effect_ci"])
+            ax.plot([low, high], [y, y], color=colour, lw=1.4)
+            ax.scatter([effect], [y], color=colour, s=18, zorder=3)
+        ax.axvline(0, color="#999999", lw=1)
+        if scan["min_effect"]:
+            sign = -1 if scan["alternative"] == "less" else 1
+            ax.axvline(sign * scan["min_effect"], color="#c0392b", lw=0.8, ls="--")
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels(
+            [f"{c['probe']}/{c['candidate']}" if several else c["candidate"] for c in rows],
+            fontsize=8,
+        )
+        ax.invert_yaxis()
+        ax.set_xlabel(f"effect: {' - '.join(scan['compare'])} rate")
         ax.spines[["top", "right"]].set_visible(False)
         fig.tight_layout()
         return _svg(fig)

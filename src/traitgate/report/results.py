@@ -18,7 +18,7 @@ from traitgate._io import atomic_write_text
 from traitgate.errors import ConfigError
 from traitgate.report.rows import FORMAT, Row, split
 
-READABLE_FORMATS = (1, FORMAT)
+READABLE_FORMATS = (1, 2, FORMAT)
 
 
 class ModelRef(TypedDict):

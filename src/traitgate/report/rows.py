@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from typing import Literal, NotRequired, TypedDict, final
 
 # results.json format: 2 replaced the joined "note" string with the "notes" list and added
-# "kind"; format 1 files are still read (see report.results.load_results)
-FORMAT = 2
+# "kind"; 3 added the optional "scan" section of scan gates. Format 1 and 2 files are still
+# read (see report.results.load_results)
+FORMAT = 3
 
 Number = float | None  # None where the value is not finite
 
@@ -58,6 +59,38 @@ class ModelRow(TypedDict):
     covered: NotRequired[float]  # mean share of answers the rate is over
 
 
+class CandidateRow(TypedDict):
+    """One candidate of a scan: its comparison (as a gate on it would make it)."""
+
+    probe: str
+    candidate: str
+    measure: str
+    rates: list[Number]  # [candidate arm, comparator arm]
+    effect: Number
+    effect_ci: list[Number]  # at ci_level
+    ci_level: float
+    method: str  # the deciding test
+    pvalue: Number
+    adjusted_pvalue: Number  # BH across every candidate of the scan
+    discovered: bool  # adjusted p < q and effect >= min_effect in the scan's direction
+    log_shift: Number  # the candidate's log-rate shift (preference suites)
+    specificity_rank: int | None  # its rank by log-rate shift among the suite's candidates
+    specificity_pvalue: Number  # that it moved more than the others
+
+
+class ScanRow(TypedDict):
+    """A scan gate's section (``trait: any``, or ``traitgate scan``)."""
+
+    q: float  # the false discovery rate controlled
+    correction: str  # bh
+    alternative: str
+    min_effect: float
+    compare: list[str]
+    tested: int
+    discovered: list[str]  # probe/candidate, ranked
+    candidates: list[CandidateRow]  # every candidate, ranked (discoveries first)
+
+
 @final
 class GateRow(TypedDict):
     gate: str
@@ -92,6 +125,9 @@ class GateRow(TypedDict):
     reason: str  # one line: why it passed or failed
     prompts: NotRequired[list[str]]
     models: NotRequired[list[ModelRow]]
+    # a scan gate: every candidate's comparison; the fields above are the lead candidate's
+    # (the top discovery, or the one nearest to a discovery), verdict and reason the scan's
+    scan: NotRequired[ScanRow]
 
 
 @final
@@ -168,6 +204,9 @@ def explain_lines(row: GateRow) -> list[str]:
                 f"  covered: {span} of the sampled answers name a candidate; the rate is over those"
             )
     lines += [f"  note: {n}" for n in row["notes"]]
+    if "scan" in row:
+        lines.append(f"  the lead candidate above is {row['probe']}/{row['trait']}; every one:")
+        lines += scan_lines(row["scan"])
     one_sided = row["alternative"] != "two-sided"
     bound = "lower" if row["alternative"] == "greater" else "upper"
     lines.append(
@@ -177,6 +216,32 @@ def explain_lines(row: GateRow) -> list[str]:
             if one_sided
             else ""
         )
+    )
+    return lines
+
+
+def scan_lines(scan: ScanRow) -> list[str]:
+    """Every candidate of a scan, ranked, one line each (discoveries marked)."""
+    a, b = scan["compare"]
+    head = (
+        f"  {'':2}{'candidate':<28} {a:>8} {b:>8} {'effect':>8} {'CI':>19} "
+        f"{'adj. p':>8} {'spec.':>5}"
+    )
+    lines = [head]
+    for c in scan["candidates"]:
+        low, high = c["effect_ci"]
+        rank = "" if c["specificity_rank"] is None else str(c["specificity_rank"])
+        lines.append(
+            f"  {'*' if c['discovered'] else ' ':2}{c['probe'] + '/' + c['candidate']:<28} "
+            f"{_f(c['rates'][0], '8.4f')} {_f(c['rates'][1], '8.4f')} "
+            f"{_f(c['effect'], '+8.4f')} [{_f(low, '+.4f')}, {_f(high, '+.4f')}] "
+            f"{_f(c['adjusted_pvalue'], '8.2g')} {rank:>5}"
+        )
+    lines.append(
+        f"  * discovered: BH-adjusted p < q {scan['q']} over {scan['tested']} candidates "
+        f"({scan['alternative']}), effect >= min_effect {scan['min_effect']}; CI at "
+        f"{_percent(scan['candidates'][0]['ci_level']) if scan['candidates'] else '-'}; "
+        "spec. = rank by log-rate shift (1 = moved most relative to the others)"
     )
     return lines
 
@@ -211,12 +276,15 @@ def _specificity(spec: SpecificityRow, row: GateRow) -> str:
 __all__ = [
     "FORMAT",
     "ArmRow",
+    "CandidateRow",
     "ErrorRow",
     "GateRow",
     "ModelRow",
     "ReportedTest",
     "Row",
+    "ScanRow",
     "SpecificityRow",
     "explain_lines",
+    "scan_lines",
     "split",
 ]
