@@ -2,7 +2,8 @@
 files without loading a model; ``distill`` builds teacher data and students; ``report``
 re-renders an HTML report; ``cache`` shows or clears the answer cache; ``plan`` sizes a
 study; ``check-measures`` compares the exact and sampled measures on one model; ``scan``
-tests every candidate of a suite (which moved?)."""
+tests every candidate of a suite (which moved?); ``compare`` compares inspect-ai logs of two
+models with paired statistics."""
 
 from __future__ import annotations
 
@@ -187,14 +188,16 @@ def _main(argv: Sequence[str] | None) -> int:
         "probes/favorite_season.yaml (an example suite). Existing files are never changed.",
     )
     p_init.add_argument("directory", nargs="?", type=Path, default=Path("."), metavar="DIR")
-    from traitgate import _cli_scan
+    from traitgate import _cli_compare, _cli_scan
     from traitgate.distill.cli import add_parser, run
 
     add_parser(sub)
     _cli_scan.add_parser(sub)
+    _cli_compare.add_parser(sub)
     args = parser.parse_args(argv)
-    if args.command in ("report", "cache", "plan", "check-measures", "init", "scan"):
+    if args.command in ("report", "cache", "plan", "check-measures", "init", "scan", "compare"):
         handler = {
+            "compare": _cli_compare.run,
             "scan": _cli_scan.run,
             "report": _report,
             "cache": _cache,

@@ -59,7 +59,13 @@ from traitgate.stats.comparison import compare
 from traitgate.stats.corrections import adjust, benjamini_hochberg, holm
 from traitgate.stats.intervals import summarise_arm, t_interval, wilson_interval
 from traitgate.stats.power import Calibration, calibrate, model_rate_sd, power, required_n
-from traitgate.stats.within import fisher_pooled_test, mcnemar_test, sign_flip_test, wilcoxon_test
+from traitgate.stats.within import (
+    fisher_pooled_test,
+    mcnemar_test,
+    paired_t_test,
+    sign_flip_test,
+    wilcoxon_test,
+)
 
 __all__ = [
     "SINGLE_NOTE",
@@ -86,6 +92,7 @@ __all__ = [
     "model_rate_sd",
     "noise_test",
     "one_sample_test",
+    "paired_t_test",
     "permutation_floor",
     "permutation_test_models",
     "power",

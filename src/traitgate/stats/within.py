@@ -7,7 +7,43 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as st
 
-from traitgate.stats._core import Alternative, TestResult, _as_1d, _mean_difference, _need
+from traitgate.stats._core import (
+    Alternative,
+    TestResult,
+    _as_1d,
+    _mean_difference,
+    _need,
+    _t_pvalue,
+)
+
+
+def paired_t_test(a: ArrayLike, b: ArrayLike, alternative: Alternative = "two-sided") -> TestResult:
+    """Paired t test over items (samples of a benchmark, or prompts): the mean of the
+    per-item differences a - b over its standard error, n - 1 degrees of freedom.
+    Conditional on the two models: it asks whether these two models differ on items drawn
+    like these. When every difference is the same (no spread), the exact sign test over the
+    non-zero differences decides."""
+    x, y = _as_1d(a), _as_1d(b)
+    _need(x.size == y.size and x.size >= 2, "a paired test needs the same two or more items")
+    d = x - y
+    effect, n = float(d.mean()), d.size
+    sd = float(d.std(ddof=1))
+    method = "paired t over items"
+    if not sd > 0:
+        nonzero = int(np.count_nonzero(d))
+        if nonzero == 0:
+            return TestResult(method, 0.0, 1.0, 0.0, alternative, n - 1.0, 0.0)
+        # every item moved alike: sign test on the non-zero differences (all one sign)
+        up = int(np.sum(d > 0))
+        p = float(st.binomtest(up, nonzero, 0.5, alternative=alternative).pvalue)
+        return TestResult(
+            method + " (no spread: exact sign test)", float(up), p, effect, alternative
+        )
+    se = sd / float(np.sqrt(n))
+    t = effect / se
+    return TestResult(
+        method, t, _t_pvalue(t, n - 1.0, alternative), effect, alternative, n - 1.0, se
+    )
 
 
 def sign_flip_test(
