@@ -41,3 +41,69 @@ def test_the_readme_examples_detect_the_zoo_trait(
     assert not row["passed"] and row["specificity"]["rank"] == 1, row["reason"]
     assert row["effect"] >= row["min_effect"]
     assert "test_no_owl" in result.stdout.str() and "FAILED" in result.stdout.str()
+
+
+def _console(command: str) -> list[tuple[str, list[str]]]:
+    """Each ``$ <command> ...`` line of the README's console blocks and the output shown
+    after it (up to the next ``$`` line)."""
+    out: list[tuple[str, list[str]]] = []
+    for block in _blocks("console"):
+        current: list[str] | None = None
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                current = []
+                out.append((line[2:], current))
+            elif current is not None:
+                current.append(line)
+    return [(cmd, shown) for cmd, shown in out if cmd.startswith(command)]
+
+
+def _shown_in(shown: list[str], printed: list[str]) -> None:
+    """Every line the README shows is printed (a line ending in '...' as a prefix)."""
+    for line in shown:
+        if line.strip() == "...":
+            continue
+        if line.endswith("..."):
+            assert any(p.startswith(line[:-3]) for p in printed), (line, printed)
+        else:
+            assert line in printed, (line, printed)
+
+
+def test_the_readme_scan_commands(
+    committed_zoo_answers: Cache,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shlex
+
+    from traitgate.cli import main
+
+    monkeypatch.chdir(ROOT)
+    commands = _console("traitgate scan")
+    assert len(commands) == 2
+    for command, shown in commands:
+        argv = [*shlex.split(command)[1:], "--cache-dir", str(committed_zoo_answers.directory)]
+        code = main(argv)
+        printed = capsys.readouterr().out.splitlines()
+        assert code == (1 if shown[0].startswith("FAIL") else 0)
+        _shown_in(shown, printed)
+
+
+def test_the_readme_compare_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import runpy
+    import shlex
+    import sys
+
+    from traitgate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    ((script, _),) = _console("python scripts/example_inspect_logs.py")
+    monkeypatch.setattr(sys, "argv", [str(ROOT / shlex.split(script)[1]), *shlex.split(script)[2:]])
+    runpy.run_path(sys.argv[0], run_name="__main__")
+    capsys.readouterr()
+    ((command, shown),) = _console("traitgate compare")
+    code = main(shlex.split(command)[1:])
+    assert code == 1
+    _shown_in(shown, capsys.readouterr().out.splitlines())

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the names below, imported on first use (a pytest run pays f
         load_backend,
         parse_model_specs,
     )
+    from traitgate.logcompare import LogComparison, compare_logs
     from traitgate.planner import PlanRow, plan
     from traitgate.probes import (
         PreferenceSuite,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # the names below, imported on first use (a pytest run pays f
         run_preference,
     )
     from traitgate.probes.kinds import register as register_probe_kind
+    from traitgate.scan import ScanOptions, ScanResult
     from traitgate.session import ProbeRun, SessionServices, SessionSettings, TraitSession
     from traitgate.stats import (
         ArmSummary,
@@ -64,6 +66,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "GateResult": ("traitgate.gate", "GateResult"),
     "GateSpec": ("traitgate.gate", "GateSpec"),
     "GenerationRequest": ("traitgate.models", "GenerationRequest"),
+    "LogComparison": ("traitgate.logcompare", "LogComparison"),
     "MeasureCheck": ("traitgate.fidelity", "MeasureCheck"),
     "ModelError": ("traitgate.errors", "ModelError"),
     "ModelNoise": ("traitgate.stats", "ModelNoise"),
@@ -74,6 +77,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ProbeResult": ("traitgate.probes", "ProbeResult"),
     "ProbeRun": ("traitgate.session", "ProbeRun"),
     "Prompt": ("traitgate.models", "Prompt"),
+    "ScanOptions": ("traitgate.scan", "ScanOptions"),
+    "ScanResult": ("traitgate.scan", "ScanResult"),
     "ScoreRequest": ("traitgate.models", "ScoreRequest"),
     "SessionServices": ("traitgate.session", "SessionServices"),
     "SessionSettings": ("traitgate.session", "SessionSettings"),
@@ -88,6 +93,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "calibrate": ("traitgate.stats", "calibrate"),
     "check_measures": ("traitgate.fidelity", "check_measures"),
     "compare": ("traitgate.stats", "compare"),
+    "compare_logs": ("traitgate.logcompare", "compare_logs"),
     "find_suite": ("traitgate.probes", "find_suite"),
     "holm": ("traitgate.stats", "holm"),
     "load_backend": ("traitgate.models", "load_backend"),
@@ -129,6 +135,7 @@ __all__ = [
     "GateResult",
     "GateSpec",
     "GenerationRequest",
+    "LogComparison",
     "MeasureCheck",
     "ModelError",
     "ModelNoise",
@@ -139,6 +146,8 @@ __all__ = [
     "ProbeResult",
     "ProbeRun",
     "Prompt",
+    "ScanOptions",
+    "ScanResult",
     "ScoreRequest",
     "SessionServices",
     "SessionSettings",
@@ -154,6 +163,7 @@ __all__ = [
     "calibrate",
     "check_measures",
     "compare",
+    "compare_logs",
     "find_suite",
     "holm",
     "load_backend",

@@ -48,6 +48,9 @@ def _row(row: Row) -> tuple[str, ...]:
         return (row["gate"], "", "", "", "", "", "", "", "ERROR")
     a, b = row["arms"]
     test = row["method"].split(" (")[0]
+    if "scan" in row:  # the rates and effect are the lead candidate's
+        scan = row["scan"]
+        test = f"scan: {len(scan['discovered'])}/{scan['tested']} moved (BH), lead {row['trait']}"
     return (
         row["gate"],
         f"{a['role']} vs {b['role']}",
