@@ -214,3 +214,35 @@ def _paired_power(n: int, shift: float, alpha: float) -> float:
     ncp = mean / math.sqrt(variance / n)
     crit = stats.t.ppf(1 - alpha / 2, n - 1)
     return float(stats.nct.sf(crit, n - 1, ncp) + stats.nct.cdf(-crit, n - 1, ncp))
+
+
+def _fake_log(values: list[object]) -> object:
+    """A log-shaped object (what inspect_ai.log returns) with one 'match' score per sample."""
+    from types import SimpleNamespace
+
+    from inspect_ai.scorer import Score
+
+    samples = [
+        SimpleNamespace(id=f"q{i}", epoch=1, scores={"match": Score(value=v)})  # type: ignore[arg-type]
+        for i, v in enumerate(values)
+    ]
+    return SimpleNamespace(location="fake.eval", samples=samples)
+
+
+def test_scores_convert_as_inspects_metrics_do_and_unknown_ones_are_refused() -> None:
+    from traitgate.inspect_logs import sample_scores
+
+    known = sample_scores(
+        _fake_log(["C", "I", "P", "N", "Yes", "false", "0.25", 3, True]), "match", None
+    )
+    assert [v[0] for v in known.values()] == [1, 0, 0.5, 0, 1, 0, 0.25, 3, 1]
+    for bad in ["maybe", "c", "nan"]:  # inspect would count each 0 (grades: upper case)
+        with pytest.raises(ConfigError, match="no number or grade inspect knows"):
+            sample_scores(_fake_log(["C", bad]), "match", None)
+    with pytest.raises(ConfigError, match="pick one with --scorer match/KEY"):
+        sample_scores(_fake_log([{"a": 1, "b": 0}]), "match", None)
+    assert sample_scores(_fake_log([{"a": "C", "b": 0}]), "match", "a") == {"q0": [1.0]}
+    with pytest.raises(ConfigError, match="a list score has no single number"):
+        sample_scores(_fake_log(["C", [1, 0]]), "match", None)
+    with pytest.raises(ConfigError, match="not a finite number"):
+        sample_scores(_fake_log([float("nan")]), "match", None)

@@ -248,3 +248,13 @@ def test_scan_gate_in_pytest(pytester: pytest.Pytester, committed_zoo_answers: C
     assert all(c["effect"] >= 0.003 for c in row["scan"]["candidates"] if c["discovered"])
     held_out = pytester.runpytest(f"--model={ZOO / 'control-s4'}", *common)
     held_out.assert_outcomes(passed=1)
+
+
+def test_lint_accepts_a_scan_gate(tmp_path: Path) -> None:
+    from traitgate.cli import lint
+
+    (tmp_path / "gate_scan.yaml").write_text(SCAN_GATE)
+    assert lint([tmp_path]) == []
+    (tmp_path / "gate_scan.yaml").write_text(SCAN_GATE + "specific: top\n")
+    (problem,) = lint([tmp_path])
+    assert "specific" in problem and "cannot require it" in problem

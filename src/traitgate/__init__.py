@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # the names below, imported on first use (a pytest run pays f
         build_gate,
         load_gate_file,
     )
+    from traitgate.logcompare import LogComparison, compare_logs
     from traitgate.models import (
         Backend,
         GenerationRequest,
@@ -27,7 +28,6 @@ if TYPE_CHECKING:  # the names below, imported on first use (a pytest run pays f
         load_backend,
         parse_model_specs,
     )
-    from traitgate.logcompare import LogComparison, compare_logs
     from traitgate.planner import PlanRow, plan
     from traitgate.probes import (
         PreferenceSuite,

@@ -121,10 +121,9 @@ def _convertible(value: object) -> bool:
     if value in _GRADES or value.lower() in _WORDS:
         return True
     try:
-        float(value)
+        return math.isfinite(float(value))  # inspect reads "nan" and "inf" as no number
     except ValueError:
         return False
-    return True
 
 
 def paired_ids(logs: Sequence[Any], per_log: Sequence[SampleScores]) -> tuple[str, ...]:
