@@ -390,3 +390,29 @@ def test_a_peft_base_relative_to_where_training_ran_is_found(
     # org/name that is no local path is a hub id
     (adapter / "adapter_config.json").write_text('{"base_model_name_or_path": "org/model"}')
     assert resolve_peft_base(spec).kind == "hub"
+
+
+def test_exact_measure_when_the_model_scores_more_ids_than_the_tokenizer_has() -> None:
+    """Real models pad their output beyond the tokenizer (Qwen2.5: 151,936 scored ids, a
+    151,665-token tokenizer): the word-end mask covers the model's whole output, and an
+    unused id's probability counts as ending the word (it continues none)."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from traitgate import tiny
+    from traitgate.probes import find_suite, load_suite, run_preference
+
+    suite = load_suite(find_suite("favorite_animal"))
+    texts = [p.text for p in suite.prompt_specs()] + list(suite.candidates)
+    tokenizer = tiny.build_chat_tokenizer(texts, vocab_size=600)
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(
+        Qwen2Config(
+            vocab_size=len(tokenizer) + 37, hidden_size=32, intermediate_size=64,
+            num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        )
+    )  # fmt: skip
+    backend = TransformersBackend(model, tokenizer, label="padded", fingerprint="x")
+    values = run_preference(suite, backend, "exact").values
+    assert values.shape == (len(suite.prompt_specs()), len(suite.candidates))
+    assert np.allclose(values.sum(axis=1), 1.0)

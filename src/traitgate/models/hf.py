@@ -144,7 +144,11 @@ class TransformersBackend:
         """For each prompt's continuations (token ids): (log P(the continuation), log P(the
         next token does not continue the word)). Each prompt of a batch is run once and its
         continuations, whole, in one pass on its KV cache."""
-        ends = torch.ones(len(self.codec.tokenizer), dtype=torch.bool)
+        # over the model's whole output (real models pad it beyond the tokenizer's ids:
+        # Qwen2.5 scores 151,936 ids for a 151,665-token tokenizer); an id no text uses
+        # does not continue a word
+        vocab = max(len(self.codec.tokenizer), int(getattr(self.model.config, "vocab_size", 0)))
+        ends = torch.ones(vocab, dtype=torch.bool)
         ends[torch.tensor(self.codec.word_continuations(), dtype=torch.long)] = False
         check_context(
             self.label, self.context, prompt_ids, [max(map(len, c), default=0) for c in conts]
