@@ -3,6 +3,7 @@
     python bench/run.py                 # all three benchmarks, one run, three ratios
     python bench/run.py --only a c      # some of them
     python bench/run.py --device cuda   # on a GPU (default: cuda when there is one)
+    python bench/run.py --shape 7b --device cuda   # a random 7B-shaped model: bench/scale.py
 
 (a) the sampled favourite-animal probe (20 prompts x 100 samples at T=1, 8 new tokens):
     traitgate's transformers backend vs inspect-ai's ``hf/`` provider running traitgate's own
@@ -464,6 +465,11 @@ def machine(device: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "--shape" in (sys.argv[1:] if argv is None else argv):  # a real model's size: scale.py
+        sys.path.insert(0, str(ROOT / "bench"))
+        import scale
+
+        return int(scale.main(argv))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=["a", "b", "c"], default=["a", "b", "c"])
     parser.add_argument("--device", default="auto")
