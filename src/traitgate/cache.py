@@ -47,6 +47,20 @@ CREATE TABLE IF NOT EXISTS entries (
 """
 
 
+class CacheFileError(ConfigError):
+    """The cache file cannot be used. ``replaceable``: it is corrupt or of another format,
+    so clearing it (deleting the file) loses nothing usable; otherwise the file may be fine
+    and the folder or disk is the problem (read-only, full, a file-size limit)."""
+
+    def __init__(self, message: str, *, replaceable: bool) -> None:
+        super().__init__(message)
+        self.replaceable = replaceable
+
+
+# sqlite's words for a file it cannot write or grow (permissions, a full disk, a size limit)
+_STORAGE_WORDS = ("readonly", "read-only", "unable to open", "disk", "full", "too large")
+
+
 @dataclass(frozen=True)
 class CacheInfo:
     path: Path
@@ -71,7 +85,7 @@ class Cache:
         self.stored = 0
         self._connection: sqlite3.Connection | None = None
         if not lazy:
-            self._open()
+            self._connection = self._open()
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -101,10 +115,10 @@ class Cache:
                     time.sleep(delay)
                     delay = min(delay * 2, 0.5)
                     continue
-                raise self._unusable(exc) from None
+                raise self._failure(exc) from None
             except sqlite3.DatabaseError as exc:
                 conn.close()
-                raise self._unusable(exc) from None
+                raise self._failure(exc) from None
             except ConfigError:
                 conn.close()
                 raise
@@ -122,21 +136,33 @@ class Cache:
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('format', ?)", (str(FORMAT),))
             elif row[0] != str(FORMAT):
-                raise ConfigError(
+                raise CacheFileError(
                     f"cache {self.path}: written in format {row[0]}, this traitgate reads "
                     f"format {FORMAT}; clear it with `traitgate cache clear "
-                    f"--cache-dir {self.directory}` or use another --cache-dir"
+                    f"--cache-dir {self.directory}` or use another --cache-dir",
+                    replaceable=True,
                 )
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
-    def _unusable(self, exc: Exception) -> ConfigError:
-        return ConfigError(
+    def _failure(self, exc: sqlite3.Error) -> CacheFileError:
+        """What went wrong with the file, and what to do (never: delete a good cache)."""
+        if isinstance(exc, sqlite3.OperationalError) and any(
+            word in str(exc).lower() for word in _STORAGE_WORDS
+        ):
+            return CacheFileError(
+                f"cache {self.path}: cannot write it ({exc}); the answers stored there are "
+                "kept: check the folder's permissions and free space, or use another "
+                "--cache-dir (or --no-cache)",
+                replaceable=False,
+            )
+        return CacheFileError(
             f"cache {self.path}: not a usable traitgate cache ({exc}); it was left as it "
             f"is: move it away or clear it with `traitgate cache clear --cache-dir "
-            f"{self.directory}`"
+            f"{self.directory}`",
+            replaceable=True,
         )
 
     def close(self) -> None:
@@ -150,9 +176,12 @@ class Cache:
         for start in range(0, len(keys), 500):  # stay under sqlite's variable limit
             part = list(keys[start : start + 500])
             marks = ",".join("?" * len(part))
-            rows = self._conn.execute(
-                f"SELECT key, value FROM entries WHERE key IN ({marks})", part
-            ).fetchall()
+            try:
+                rows = self._conn.execute(
+                    f"SELECT key, value FROM entries WHERE key IN ({marks})", part
+                ).fetchall()
+            except sqlite3.DatabaseError as exc:  # a damaged page, an I/O error
+                raise self._failure(exc) from None
             for key, value in rows:
                 try:
                     found[key] = json.loads(value)
@@ -174,13 +203,22 @@ class Cache:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")  # take the write lock now (waits for others)
+        """One write transaction; a write the disk refuses (full, read-only, a size limit)
+        is rolled back (the stored answers stay as they were) and is one line naming the
+        file."""
+        conn = self._conn
         try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")  # take the write lock now (waits for others)
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise self._failure(exc) from None
 
     # ------------------------------------------------------------------ markers
     def mark_done(self, name: str) -> None:
@@ -213,7 +251,10 @@ class Cache:
         with self._transaction():
             self._conn.execute("DELETE FROM entries")
             self._conn.execute("DELETE FROM meta WHERE name LIKE 'done:%'")
-        self._conn.execute("VACUUM")
+        try:
+            self._conn.execute("VACUUM")  # gives the space back; needs room for a copy
+        except sqlite3.OperationalError as exc:
+            raise self._failure(exc) from None
         return n
 
 
@@ -332,12 +373,14 @@ def _chunks(requests: Sequence[Req], rows_per_chunk: int) -> Iterator[Sequence[R
 def clear_cache(directory: Path) -> int:
     """Delete every entry of the cache in ``directory``; returns how many there were.
 
-    A cache file that cannot be opened (corrupt, or another format) is deleted: clearing is
-    the explicit request to drop what is stored. Returns -1 then."""
+    A cache file that cannot be opened because it is corrupt or of another format is
+    deleted (clearing is the explicit request to drop what is stored) and -1 returned. One
+    that cannot be opened for writing (a read-only folder, a full disk) is left alone: the
+    error says so."""
     try:
         cache = Cache(directory)
-    except ConfigError:
-        if not (Path(directory) / DB_NAME).is_file():
+    except CacheFileError as exc:
+        if not exc.replaceable or not (Path(directory) / DB_NAME).is_file():
             raise
         for path in Path(directory).glob(f"{DB_NAME}*"):
             path.unlink()
@@ -346,4 +389,4 @@ def clear_cache(directory: Path) -> int:
         return cache.clear()
 
 
-__all__ = ["Cache", "CacheInfo", "CachedBackend", "clear_cache", "request_key"]
+__all__ = ["Cache", "CacheFileError", "CacheInfo", "CachedBackend", "clear_cache", "request_key"]

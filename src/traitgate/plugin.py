@@ -94,6 +94,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         record_late_baselines(session)
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Close the answer cache (sqlite folds its write-ahead log back into the file)."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None and session.services.cache is not None:
+        session.services.cache.close()
+
+
 @pytest.fixture
 def traitgate(request: pytest.FixtureRequest) -> TraitgateFixture:
     """Compare models on probe suites from a Python test (see TraitgateFixture)."""

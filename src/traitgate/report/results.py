@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypedDict, cast
 
-from traitgate._io import atomic_write_text
+from traitgate._io import atomic_write_texts
 from traitgate.errors import ConfigError
 from traitgate.report.rows import FORMAT, Row, split
 
@@ -107,15 +107,17 @@ def load_results(path: Path) -> Results:
 
 
 def write_report(directory: Path, results: Results) -> tuple[Path, Path]:
-    """Write ``results.json`` and ``report.html`` into ``directory`` (each atomically)."""
+    """Write ``results.json`` and ``report.html`` into ``directory`` together: both are
+    rendered and staged before either replaces the last run's (see atomic_write_texts), so
+    a failure or a kill leaves the two from one run."""
     from traitgate.report.html import render_html
 
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"--report {directory}: exists and is not a directory")
     json_path, html_path = directory / RESULTS_NAME, directory / HTML_NAME
-    atomic_write_text(json_path, json.dumps(results, indent=1, allow_nan=False) + "\n")
-    atomic_write_text(html_path, render_html(results))
+    text = json.dumps(results, indent=1, allow_nan=False) + "\n"
+    atomic_write_texts([(json_path, text), (html_path, render_html(results))])
     return json_path, html_path
 
 
