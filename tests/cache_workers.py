@@ -23,3 +23,37 @@ def open_together(directory: str, worker: int, barrier: object) -> None:
     cache = Cache(Path(directory))
     cache.put_many({f"w{worker}": [float(worker)]}, model="m", probe="p", kind="score")
     cache.close()
+
+
+class SlowScorer:
+    """A model stand-in: each request's scores are a function of its prompt, computed
+    slowly enough that two processes overlap."""
+
+    label = "slow"
+    fingerprint = "slow-fp"
+
+    def score(self, requests):  # type: ignore[no-untyped-def]
+        import time
+
+        time.sleep(0.05 * len(requests))
+        return [[float(len(r.prompt.user)), float(sum(map(ord, r.prompt.user)) % 7)] for r in requests]
+
+
+def score_shared(directory: str, worker: int, out: str, barrier: object) -> None:
+    """Score the same 24 requests as the other worker through one cache; write what this
+    process computed and the answers it returned."""
+    import json
+
+    from traitgate.cache import CachedBackend
+    from traitgate.models.base import Prompt, ScoreRequest
+
+    requests = [ScoreRequest(Prompt(f"question {i}"), ("a", "b")) for i in range(24)]
+    cache = Cache(Path(directory))
+    backend = CachedBackend(
+        "slow", "slow-fp", SlowScorer, cache=cache, probe="p@1", rows_per_chunk=4,
+        poll_seconds=0.05,
+    )  # fmt: skip
+    barrier.wait()  # type: ignore[attr-defined]
+    answers = backend.score(requests)
+    cache.close()
+    Path(out).write_text(json.dumps({"computed": backend.computed, "answers": answers}))

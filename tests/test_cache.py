@@ -3,6 +3,7 @@ tiny model, and two processes sharing one file."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import sqlite3
 from pathlib import Path
@@ -269,3 +270,44 @@ def test_plugin_uses_the_cache_lazily_and_reports_a_corrupt_one_per_gate(
     broken.assert_outcomes(failed=1, deselected=1)
     assert "not a usable traitgate cache" in broken.stdout.str()
     assert (pytester.path / "broken" / DB_NAME).read_bytes() == b"garbage" * 100
+
+
+def test_two_processes_split_the_work_instead_of_repeating_it(tmp_path: Path) -> None:
+    """Both ask for the same 24 requests (12 chunks) at the same moment: each chunk is
+    computed once, by whichever claimed it first, and both get every answer."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    outs = [tmp_path / f"w{w}.json" for w in (0, 1)]
+    workers = [
+        context.Process(
+            target=cache_workers.score_shared, args=(str(tmp_path / "c"), w, str(outs[w]), barrier)
+        )
+        for w in (0, 1)
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    a, b = (json.loads(o.read_text()) for o in outs)
+    assert a["answers"] == b["answers"] and len(a["answers"]) == 24
+    assert a["computed"] + b["computed"] == 24, (a["computed"], b["computed"])
+    assert a["computed"] > 0 and b["computed"] > 0  # both worked
+
+
+def test_claims_of_stopped_or_stale_owners_are_taken_over(tmp_path: Path) -> None:
+    import socket
+
+    cache = Cache(tmp_path)
+    here = socket.gethostname()
+    assert cache.claim("c1", "elsewhere:1", stale_seconds=60)
+    assert not cache.claim("c1", "me:2", stale_seconds=60)  # live, on another machine
+    assert cache.claim("c1", "me:2", stale_seconds=0)  # stale: taken over
+    dead = multiprocessing.get_context("spawn").Process(target=int)
+    dead.start()
+    dead.join()
+    assert cache.claim("c2", f"{here}:{dead.pid}", stale_seconds=60)
+    assert cache.claim("c2", "me:2", stale_seconds=60)  # its owner's process has ended
+    cache.release("c2")
+    assert cache.claim("c2", "other:3", stale_seconds=60)
+    cache.close()

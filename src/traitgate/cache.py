@@ -10,13 +10,18 @@ by hand; `traitgate cache clear` only reclaims space.
 Each chunk of work is committed in one transaction as soon as it is computed (see
 :class:`CachedBackend`); a run killed at any point keeps every committed chunk and a restart
 computes only the rest. WAL mode lets several processes (pytest-xdist workers, two CI jobs)
-read and write the same file; writers wait for each other (``busy_timeout``).
+read and write the same file; writers wait for each other (``busy_timeout``). Before
+computing a chunk, a process claims it: a second process running the same work computes
+the chunks nobody holds and then waits for the others' (taking over a claim whose process
+has ended, or one older than the stall time), so no answer is computed twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -36,6 +41,7 @@ BUSY_TIMEOUT_S = 120.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS claims (chunk TEXT PRIMARY KEY, owner TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
     key TEXT PRIMARY KEY,
     model TEXT NOT NULL,
@@ -193,12 +199,23 @@ class Cache:
         self.hits += len(found)
         return found
 
-    def put_many(self, entries: Mapping[str, Any], *, model: str, probe: str, kind: str) -> None:
-        """Store entries in one transaction: all of them or, if killed, none."""
+    def put_many(
+        self,
+        entries: Mapping[str, Any],
+        *,
+        model: str,
+        probe: str,
+        kind: str,
+        release: str | None = None,
+    ) -> None:
+        """Store entries in one transaction: all of them or, if killed, none (with the
+        ``release``d claim dropped in the same transaction)."""
         now = time.time()
         rows = [(key, model, probe, kind, json.dumps(value), now) for key, value in entries.items()]
         with self._transaction():
             self._conn.executemany("INSERT OR IGNORE INTO entries VALUES (?,?,?,?,?,?)", rows)
+            if release is not None:
+                self._conn.execute("DELETE FROM claims WHERE chunk = ?", (release,))
         self.stored += len(rows)
 
     @contextmanager
@@ -219,6 +236,29 @@ class Cache:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise self._failure(exc) from None
+
+    # ------------------------------------------------------------------ claims
+    def claim(self, chunk: str, owner: str, stale_seconds: float) -> bool:
+        """Take the chunk of work named ``chunk`` for ``owner`` unless another owner holds a
+        live claim on it: one that is younger than ``stale_seconds`` and, on this machine,
+        whose process still runs. Two processes sharing a cache thus split the work instead
+        of both computing it; a crashed owner's chunks are taken over."""
+        now = time.time()
+        with self._transaction():
+            row = self._conn.execute(
+                "SELECT owner, at FROM claims WHERE chunk = ?", (chunk,)
+            ).fetchone()
+            live = row is not None and row[0] != owner and now - row[1] < stale_seconds
+            if live and _alive(row[0]):
+                return False
+            self._conn.execute(
+                "INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (chunk, owner, now)
+            )
+        return True
+
+    def release(self, chunk: str) -> None:
+        with self._transaction():
+            self._conn.execute("DELETE FROM claims WHERE chunk = ?", (chunk,))
 
     # ------------------------------------------------------------------ markers
     def mark_done(self, name: str) -> None:
@@ -256,6 +296,24 @@ class Cache:
         except sqlite3.OperationalError as exc:
             raise self._failure(exc) from None
         return n
+
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}"  # this process, as claims name it
+
+
+def _alive(owner: str) -> bool:
+    """Whether a claim's owner may still be working: a process of another machine is
+    assumed alive (its claim expires with time); one of this machine, if its pid runs."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it runs, as another user
+        return True
+    return True
 
 
 def request_key(fingerprint: str, probe: str, request: GenerationRequest | ScoreRequest) -> str:
@@ -299,6 +357,8 @@ class CachedBackend:
         probe: str,
         progress: TaskFactory | None = None,
         rows_per_chunk: int = ROWS_PER_CHUNK,
+        stale_seconds: float = 300.0,
+        poll_seconds: float = 0.5,
     ) -> None:
         self.label = label
         self.fingerprint = fingerprint
@@ -307,6 +367,8 @@ class CachedBackend:
         self.probe = probe
         self.progress = progress
         self.rows_per_chunk = rows_per_chunk
+        self.stale_seconds = stale_seconds  # a claim older than this is taken over
+        self.poll_seconds = poll_seconds
         self.computed = 0  # requests computed by the model (not read from the cache)
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
@@ -324,30 +386,77 @@ class CachedBackend:
         compute: Callable[[Backend, list[Req]], list[Out]],
         kind: str,
     ) -> list[Out]:
-        out: list[Out] = []
+        chunks = list(_chunks(requests, self.rows_per_chunk))
+        answers: dict[int, list[Out]] = {}
         task = (self.progress or silent)(f"{self.label} {self.probe} {kind}", len(requests))
         try:
-            for chunk in _chunks(requests, self.rows_per_chunk):
-                keys = [request_key(self.fingerprint, self.probe, r) for r in chunk]
-                stored = self.cache.get_many(keys) if self.cache is not None else {}
-                hit = len(stored) == len(keys)
-                if hit:
-                    answers: list[Out] = [stored[k] for k in keys]
-                else:
-                    answers = compute(self._open_backend(), list(chunk))
-                    self.computed += len(chunk)
-                    if self.cache is not None:
-                        self.cache.put_many(
-                            dict(zip(keys, answers, strict=True)),
-                            model=self.fingerprint,
-                            probe=self.probe,
-                            kind=kind,
-                        )
-                out.extend(answers)
-                task.advance(len(chunk), sum(len(a) for a in answers), hit)
+            # first pass: what is stored, and every chunk no other process is computing;
+            # then wait for the chunks others claimed (or take them over if they stop)
+            waiting = [
+                i
+                for i, chunk in enumerate(chunks)
+                if not self._answer(i, chunk, answers, compute, kind, task)
+            ]
+            while waiting:
+                time.sleep(self.poll_seconds)
+                waiting = [
+                    i
+                    for i in waiting
+                    if not self._answer(i, chunks[i], answers, compute, kind, task)
+                ]
         finally:
             task.close()
-        return out
+        return [a for i in range(len(chunks)) for a in answers[i]]
+
+    def _stored(
+        self, index: int, keys: list[str], answers: dict[int, list[Any]], task: Any
+    ) -> bool:
+        """Answer the chunk from the cache if every one of its answers is stored."""
+        stored = self.cache.get_many(keys) if self.cache is not None else {}
+        if len(stored) != len(keys):
+            return False
+        answers[index] = [stored[k] for k in keys]
+        task.advance(len(keys), sum(len(a) for a in answers[index]), True)
+        return True
+
+    def _answer(
+        self,
+        index: int,
+        chunk: Sequence[Req],
+        answers: dict[int, list[Out]],
+        compute: Callable[[Backend, list[Req]], list[Out]],
+        kind: str,
+        task: Any,
+    ) -> bool:
+        """Answer one chunk from the cache, or compute it if this process may (False: another
+        process holds a live claim on it)."""
+        keys = [request_key(self.fingerprint, self.probe, r) for r in chunk]
+        if self._stored(index, keys, answers, task):
+            return True
+        name = hashlib.sha256("".join(keys).encode()).hexdigest()
+        if self.cache is not None:
+            if not self.cache.claim(name, OWNER, self.stale_seconds):
+                return False
+            if self._stored(index, keys, answers, task):  # its owner stored it meanwhile
+                self.cache.release(name)
+                return True
+        try:
+            answers[index] = compute(self._open_backend(), list(chunk))
+        except BaseException:
+            if self.cache is not None:  # others need not wait for a chunk nobody computes
+                self.cache.release(name)
+            raise
+        self.computed += len(chunk)
+        if self.cache is not None:
+            self.cache.put_many(
+                dict(zip(keys, answers[index], strict=True)),
+                model=self.fingerprint,
+                probe=self.probe,
+                kind=kind,
+                release=name,
+            )
+        task.advance(len(chunk), sum(len(a) for a in answers[index]), False)
+        return True
 
 
 def _rows(request: GenerationRequest | ScoreRequest) -> int:

@@ -178,6 +178,8 @@ class TraitSession:
                     cache=self.services.cache,
                     probe=f"{run.suite.id}@{run.suite.version}",
                     progress=self.services.progress,
+                    stale_seconds=self.settings.stall_seconds,
+                    poll_seconds=self.settings.poll_seconds,
                 )
                 try:
                     judge = self.get_judge() if kind_of(run.suite).needs_judge else None
