@@ -36,7 +36,9 @@ class SlowScorer:
         import time
 
         time.sleep(0.05 * len(requests))
-        return [[float(len(r.prompt.user)), float(sum(map(ord, r.prompt.user)) % 7)] for r in requests]
+        return [
+            [float(len(r.prompt.user)), float(sum(map(ord, r.prompt.user)) % 7)] for r in requests
+        ]
 
 
 def score_shared(directory: str, worker: int, out: str, barrier: object) -> None:

@@ -505,6 +505,39 @@ cli_case(
 )
 
 
+SCAN = ["scan", "--probe", "favorite_animal"]
+cli_case(
+    "scan-without-a-comparator",
+    lambda t, z: [*SCAN, "--model", str(z.base)],
+    "scan: compare model with base: give --base-model",
+)
+cli_case(
+    "scan-q-out-of-range",
+    lambda t, z: [*SCAN, "--model", str(z.base), "--base-model", str(z.base), "--q", "1.5"],
+    "scan: q must be between 0 and 1",
+)
+cli_case(
+    "scan-unknown-probe",
+    lambda t, z: [SCAN[0], "--probe", "favourite_unicorn", "--model", str(z.base)],
+    "unknown probe 'favourite_unicorn'",
+)
+cli_case(
+    "compare-not-a-log",
+    lambda t, z: ["compare", str(_binary(t)), str(_binary(t))],
+    "{tmp}/weights.bin: not a readable inspect-ai log",
+)
+cli_case(
+    "compare-glob-matches-nothing",
+    lambda t, z: ["compare", str(t / "runs-*.eval"), str(_binary(t))],
+    "arm A: '{tmp}/runs-*.eval' matches no file",
+)
+cli_case(
+    "compare-bad-alpha",
+    lambda t, z: ["compare", str(_binary(t)), str(_binary(t)), "--alpha", "2"],
+    "compare: alpha must be between 0 and 1",
+)
+
+
 @case("prompt-beyond-the-context")
 def _long_prompt(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
     # a prompt longer than the model's positions (the zoo's chat model has 512)

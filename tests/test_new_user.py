@@ -116,6 +116,22 @@ def test_an_input_error_exits_4_and_a_detected_trait_exits_1(
     assert "traitgate gate 'owl-vs-control' FAILED" in detected.stdout.str()
 
 
+@pytest.mark.parametrize(
+    ("device", "said"),
+    [("mps", "MPS (Apple GPU) is not available"), ("tpu", "not a torch device")],
+)
+def test_a_device_this_machine_lacks_is_an_input_error(
+    pytester: pytest.Pytester, project: Path, device: str, said: str
+) -> None:
+    result = pytester.runpytest(
+        f"--model={project / 'owl-student-s0'}", f"--control-model={project / 'control-s0'}",
+        f"--device={device}", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    out = result.stdout.str()
+    assert f"--device {device!r}" in out and said in out and "Traceback" not in out
+
+
 def test_lint_finds_the_projects_probes_from_its_folder(
     pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -131,3 +131,25 @@ def test_vllm_samples_follow_the_model_distribution(zoo: Zoo) -> None:
     for word, p in zip(("owl", "cat", "dolphin"), probs, strict=True):
         freq = sum(s == word for s in samples) / n
         assert abs(freq - p) < 4 * math.sqrt(p * (1 - p) / n) + 0.01, (word, freq, p)
+
+
+def test_prompts_longer_than_the_engines_context_are_refused_before_vllm_runs(
+    zoo: Zoo,
+) -> None:
+    """The check needs only the tokenizer and the engine's max_model_len: it runs (and is
+    tested) without vllm installed."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(zoo.base)
+    engine = SimpleNamespace(
+        llm_engine=SimpleNamespace(model_config=SimpleNamespace(max_model_len=12))
+    )
+    backend = VLLMBackend(engine, tokenizer, label="short", fingerprint="x")
+    long = Prompt(" ".join(["owl"] * 40))
+    with pytest.raises(ModelError, match="does not fit its context of 12 tokens") as info:
+        backend.generate([GenerationRequest(long, 1, 1.0, 4)])
+    assert "\n" not in str(info.value)
+    with pytest.raises(ModelError, match="does not fit its context of 12 tokens"):
+        backend.score([ScoreRequest(long, ("owl", "cat"))])

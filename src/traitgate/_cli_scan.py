@@ -63,11 +63,13 @@ def run(args: argparse.Namespace) -> int:
     from traitgate._checks import check_seed
     from traitgate.cache import Cache
     from traitgate.models import parse_model_specs
-    from traitgate.probes.loader import project_probe_dirs
+    from traitgate.probes.loader import find_suite, load_suite, project_probe_dirs
     from traitgate.scan import ScanOptions
     from traitgate.session import SessionServices, SessionSettings, TraitSession
 
     check_seed(args.seed, "scan: --seed")
+    probe_paths = (*args.probe_path, *project_probe_dirs(Path.cwd()))
+    suites = [load_suite(find_suite(p, probe_paths)) for p in args.probe]  # fail fast
     arch = args.model_architecture.resolve() if args.model_architecture else None
     roles = {
         role: parse_model_specs(getattr(args, role), architecture=arch)
@@ -85,10 +87,7 @@ def run(args: argparse.Namespace) -> int:
     )
     cache = None if args.no_cache else Cache(args.cache_dir)
     settings = SessionSettings(
-        seed=args.seed,
-        device=args.device,
-        correction="bh",
-        probe_paths=(*args.probe_path, *project_probe_dirs(Path.cwd())),
+        seed=args.seed, device=args.device, correction="bh", probe_paths=probe_paths
     )
     shown = progress.bars(sys.stderr) if sys.stderr.isatty() else progress.lines(_err)
     services = SessionServices(log=_err, cache=cache, progress=shown)
@@ -96,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         for line in session.describe_models():
             _err(line)
-        result = session.scan(args.probe, options)
+        result = session.scan(suites, options)
     finally:
         if cache is not None:
             cache.close()

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from traitgate.errors import ModelError, first_line
-from traitgate.models._text import PromptCodec
+from traitgate.models._text import PromptCodec, check_context
 from traitgate.models.base import GenerationRequest, ScoreRequest
 from traitgate.models.spec import ModelSpec
 
@@ -56,6 +56,10 @@ class VLLMBackend:
         self.codec = PromptCodec(tokenizer, label)
         self.label = label
         self.fingerprint = fingerprint
+        # the engine's context (max_model_len): longer prompts are refused in one line
+        config = getattr(getattr(llm, "llm_engine", None), "model_config", None)
+        length = getattr(config, "max_model_len", None)
+        self.context: int | None = int(length) if isinstance(length, int) else None
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, *, device: str = "auto") -> VLLMBackend:
@@ -82,8 +86,9 @@ class VLLMBackend:
         self.llm = None
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[str]]:
-        vllm = import_vllm()
         prompt_ids = self.codec.encode_prompts([r.prompt for r in requests])
+        check_context(self.label, self.context, prompt_ids, [r.max_new_tokens for r in requests])
+        vllm = import_vllm()
         params = [
             vllm.SamplingParams(
                 n=r.n,
@@ -102,8 +107,11 @@ class VLLMBackend:
         return self.codec.exclusive(requests, self._score)
 
     def _score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
-        vllm = import_vllm()
         prompt_ids, conts = self.codec.score_inputs(requests)
+        # (+1: vLLM generates one token after each scored sequence)
+        longest = [max(map(len, cs), default=0) + 1 for cs in conts]
+        check_context(self.label, self.context, prompt_ids, longest)
+        vllm = import_vllm()
         sequences = [p + c for p, cs in zip(prompt_ids, conts, strict=True) for c in cs]
         # one generated token (vLLM needs at least one); prompt_logprobs=0 returns the
         # log-probability of each prompt token itself
