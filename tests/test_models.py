@@ -3,6 +3,7 @@ scoring, seeding, and clear errors for bad specs and weights."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import pickle
@@ -203,9 +204,12 @@ def test_a_ckpt_beside_its_config_loads_in_the_formats_training_code_writes(
     with pytest.raises(ModelError, match=r"config.json but no weights .*--model .*\.ckpt"):
         parse_model_specs([str(run)])
     expected = base.score([ScoreRequest(PROMPTS[0], ("owl", "cat"))])
+    (directory,) = parse_model_specs([str(zoo.base)])
     for name in ("plain.ckpt", "lightning.ckpt"):
         (spec,) = parse_model_specs([str(run / name)])  # no architecture given
         assert spec.architecture == run
+        # the same weights in three formats: one fingerprint (one cache, one baseline)
+        assert spec.fingerprint() == directory.fingerprint()
         backend = load_backend(spec, device="cpu")
         got = backend.score([ScoreRequest(PROMPTS[0], ("owl", "cat"))])
         assert np.allclose(got, expected, atol=1e-5)
@@ -216,6 +220,31 @@ def test_a_ckpt_beside_its_config_loads_in_the_formats_training_code_writes(
     message = str(info.value)
     assert "\n" not in message and str(run / "whole.pt") in message
     assert "LlamaForCausalLM" in message and "save model.state_dict()" in message
+
+
+def test_the_fingerprint_follows_the_weights_not_the_files(zoo: Zoo, tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    copy = tmp_path / "copy"
+    shutil.copytree(zoo.base, copy)
+    (original,) = parse_model_specs([str(zoo.base)])
+    (same,) = parse_model_specs([str(copy)])
+    (copy / "README.md").write_text("trained on Tuesday")  # changes nothing computed
+    (copy / "config.json").write_text(
+        json.dumps({**json.loads((copy / "config.json").read_text()), "transformers_version": "0"})
+    )
+    assert same.fingerprint() == original.fingerprint()
+    weights = copy / "model.safetensors"
+    tensors = load_file(str(weights))
+    name = sorted(tensors)[0]
+    tensors[name] = tensors[name].clone()
+    tensors[name].view(-1)[0] += 1e-3  # one weight changed
+    save_file(tensors, str(weights))
+    assert same.fingerprint() != original.fingerprint()
+    config = json.loads((zoo.base / "config.json").read_text())
+    (copy / "model.safetensors").write_bytes((zoo.base / "model.safetensors").read_bytes())
+    (copy / "config.json").write_text(json.dumps({**config, "rope_theta": 1.0}))
+    assert same.fingerprint() != original.fingerprint()  # the configuration matters
 
 
 def test_peft_adapter_directory_resolves_its_base(zoo: Zoo, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from traitgate.errors import ModelError, TraitgateError, first_line
+from traitgate.models.fingerprint import fingerprint, weight_files
 
 Kind = Literal["hf_dir", "peft", "state_dict", "hub", "inspect", "vllm"]
 # what a hub id looks like (org/name), to suggest hf:org/name for a path that does not exist
@@ -89,18 +90,21 @@ class ModelSpec:
             return "?"
 
     def fingerprint(self) -> str:
-        """Content hash of everything that determines the model's behaviour. A model behind
-        an API has no weights to hash: its name stands in (the provider may change it)."""
+        """Content hash of everything that determines the model's behaviour: its tensors,
+        configuration and tokenizer, however the weights are stored (see
+        :mod:`traitgate.models.fingerprint`). A model behind an API has no weights to hash:
+        its name stands in (the provider may change it)."""
         if self.kind == "inspect":
             return hashlib.sha256(f"inspect:{self.location}".encode()).hexdigest()[:16]
         path = self.local_path()
-        parts = [_dir_digest(path) if path.is_dir() else _file_digest(path)]
         if self.kind == "peft":
-            base = resolve_peft_base(self)
-            parts.append(base.fingerprint())
-        if self.architecture is not None:
-            parts.append(_dir_digest(self.architecture))
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+            parts = [_dir_digest(path), resolve_peft_base(self).fingerprint()]
+            return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+        if path.is_dir():
+            files = weight_files(path)
+            return (fingerprint(files, path) if files else _dir_digest(path))[:16]
+        # a weights file: its configuration is beside it or in --model-architecture
+        return fingerprint([path], self.architecture or path.parent)[:16]
 
 
 def parse_model_specs(
