@@ -46,7 +46,7 @@ def score_shared(directory: str, worker: int, out: str, barrier: object) -> None
     process computed and the answers it returned."""
     import json
 
-    from traitgate.cache import CachedBackend
+    from traitgate.cached_backend import CachedBackend
     from traitgate.models.base import Prompt, ScoreRequest
 
     requests = [ScoreRequest(Prompt(f"question {i}"), ("a", "b")) for i in range(24)]

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from traitgate.cache import DB_NAME, Cache, CachedBackend, _chunks, clear_cache, request_key
+from traitgate.cache import DB_NAME, Cache, clear_cache
+from traitgate.cached_backend import CachedBackend, _chunks, request_key
 from traitgate.errors import ConfigError
 from traitgate.models import load_backend, parse_model_specs
 from traitgate.models.base import Backend, GenerationRequest, Prompt, ScoreRequest

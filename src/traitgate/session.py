@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from traitgate.baseline import BASELINE_ROLES, Baseline, write_entry
-from traitgate.cache import CachedBackend
+from traitgate.cached_backend import CachedBackend
 from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
 from traitgate.gate import Evidence, Gate, GateResult, build_gate, compare_arms, decide_all
 from traitgate.models import Backend, ModelSpec, load_backend, parse_model_specs
