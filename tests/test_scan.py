@@ -258,3 +258,31 @@ def test_lint_accepts_a_scan_gate(tmp_path: Path) -> None:
     (tmp_path / "gate_scan.yaml").write_text(SCAN_GATE + "specific: top\n")
     (problem,) = lint([tmp_path])
     assert "specific" in problem and "cannot require it" in problem
+
+
+def test_the_fixture_scans_from_a_python_test(
+    pytester: pytest.Pytester, committed_zoo_answers: Cache
+) -> None:
+    pytester.makepyfile(
+        test_scan_fixture="""
+import pytest
+from traitgate import ConfigError
+
+def test_what_moved(traitgate):
+    result = traitgate.scan("favorite_animal", q=0.05, min_effect=0.003)
+    assert result.discoveries[0].gate.trait == "owl"
+
+def test_a_wrong_option_is_one_line(traitgate):
+    with pytest.raises(ConfigError, match="scan: .*unexpected keyword argument 'qq'"):
+        traitgate.scan("favorite_animal", qq=0.05)
+"""
+    )
+    result = pytester.runpytest(
+        *(f"--model={ZOO / f'owl-student-s{k}'}" for k in range(4)),
+        *(f"--control-model={ZOO / f'control-s{k}'}" for k in range(4)),
+        "-p", "no:cacheprovider", "--report", "rep",
+        f"--cache-dir={committed_zoo_answers.directory}",
+    )  # fmt: skip
+    result.assert_outcomes(passed=2)
+    row = gate_rows(pytester.path / "rep")["test_what_moved:scan"]
+    assert row["scan"]["discovered"][0] == "favorite_animal/owl"

@@ -283,7 +283,8 @@ class TraitSession:
         self, gates: Sequence[Gate], *, collected: bool = False
     ) -> dict[int, GateResult | ScanResult | TraitgateError]:
         """Verdicts for a family of gates, keyed by position; a gate's own error is kept
-        as its outcome and does not stop the others. p-values are corrected together.
+        as its outcome and does not stop the others. p-values are corrected together (a scan
+        gate's candidates form their own BH family; its verdict joins no other).
         ``collected``: these are the session's collected gates, which every pytest-xdist
         worker evaluates (so the workers share out the models)."""
         outcomes: dict[int, GateResult | ScanResult | TraitgateError] = {}

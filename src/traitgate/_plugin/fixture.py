@@ -59,9 +59,11 @@ class TraitgateFixture:
         :class:`~traitgate.scan.ScanOptions` fields: compare, q, alternative, min_effect,
         measure, variant, model_sd. Fails nothing by itself: assert on ``.passed`` or
         ``.discoveries``."""
-        result = self.session.scan(
-            [probes] if isinstance(probes, str) else probes, ScanOptions(**options)
-        )
+        try:
+            settings = ScanOptions(**options)
+        except TypeError as exc:  # an option that is no ScanOptions field
+            raise ConfigError(f"scan: {exc}") from None
+        result = self.session.scan([probes] if isinstance(probes, str) else probes, settings)
         row = result.to_dict()
         row["gate"] = f"{self._node.name}:scan"
         self._node.user_properties.append((PROPERTY, json.dumps(row)))
