@@ -183,6 +183,8 @@ def test_zoo_held_out_control_moves_nothing(committed_zoo_answers: Cache) -> Non
     result = _zoo_session("control-s4", committed_zoo_answers).scan(["favorite_animal"])
     assert result.passed, result.explain()
     assert result.comparison.design == "prediction"
+    # the design's known limit (STATISTICS.md, "Scans") travels with the verdict
+    assert any("one model against replicates" in n for n in result.lead.notes())
 
 
 def test_scan_command(

@@ -125,6 +125,13 @@ class GateResult:
                     f"only {coverage[worst]:.0%} of {worst}'s sampled answers name a "
                     "candidate; the rate is over those few."
                 )
+        if cmp.design == "prediction":
+            notes.append(
+                "one model against replicates: the prediction t takes that model's rate as "
+                "one normal draw around theirs; if fine-tuning noise is multiplicative (rates "
+                "skewed) it runs slightly over alpha (5.4% at 0.05 in STATISTICS.md's "
+                "simulation): two or more models per arm avoid it."
+            )
         if cmp.design == "replicates":
             floor = permutation_floor(cmp.a.n_models, cmp.b.n_models, spec.alternative)
             if floor >= spec.alpha:
