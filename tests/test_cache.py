@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -169,17 +170,21 @@ def test_progress_is_reported_per_chunk_with_cache_hits(zoo: Zoo, tmp_path: Path
         assert steps[0][0] == "base p@1 generate"
 
 
-def test_two_processes_share_one_cache(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("spawn")
-    workers = [
-        context.Process(target=cache_workers.write_and_read, args=(str(tmp_path), w, 150))
-        for w in (0, 1)
-    ]
+SPAWN = multiprocessing.get_context("spawn")
+
+
+def _run_together(target: Callable[..., None], args: Sequence[tuple[object, ...]]) -> None:
+    """One spawned process per argument tuple, started together; each must exit 0."""
+    workers = [SPAWN.Process(target=target, args=a) for a in args]
     for w in workers:
         w.start()
     for w in workers:
         w.join(timeout=120)
-    assert [w.exitcode for w in workers] == [0, 0]
+    assert [w.exitcode for w in workers] == [0] * len(workers)
+
+
+def test_two_processes_share_one_cache(tmp_path: Path) -> None:
+    _run_together(cache_workers.write_and_read, [(str(tmp_path), w, 150) for w in (0, 1)])
     cache = Cache(tmp_path)
     assert cache.count() == 2 * 150 * 5
     assert cache.get_many(["1-149-4"]) == {"1-149-4": [1.0, 149.0, 4.0]}
@@ -190,19 +195,10 @@ def test_two_processes_share_one_cache(tmp_path: Path) -> None:
 
 def test_processes_opening_a_new_cache_at_the_same_moment(tmp_path: Path) -> None:
     """xdist workers create the cache file together: nobody may see 'database is locked'."""
-    context = multiprocessing.get_context("spawn")
     for attempt in range(3):
         directory = tmp_path / f"c{attempt}"
-        barrier = context.Barrier(4)
-        workers = [
-            context.Process(target=cache_workers.open_together, args=(str(directory), w, barrier))
-            for w in range(4)
-        ]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join(timeout=120)
-        assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+        barrier = SPAWN.Barrier(4)
+        _run_together(cache_workers.open_together, [(str(directory), w, barrier) for w in range(4)])
         assert Cache(directory).count() == 4
 
 
@@ -276,20 +272,10 @@ def test_plugin_uses_the_cache_lazily_and_reports_a_corrupt_one_per_gate(
 def test_two_processes_split_the_work_instead_of_repeating_it(tmp_path: Path) -> None:
     """Both ask for the same 24 requests (12 chunks) at the same moment: each chunk is
     computed once, by whichever claimed it first, and both get every answer."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(2)
+    barrier = SPAWN.Barrier(2)
     outs = [tmp_path / f"w{w}.json" for w in (0, 1)]
-    workers = [
-        context.Process(
-            target=cache_workers.score_shared, args=(str(tmp_path / "c"), w, str(outs[w]), barrier)
-        )
-        for w in (0, 1)
-    ]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=120)
-    assert [w.exitcode for w in workers] == [0, 0]
+    args = [(str(tmp_path / "c"), w, str(outs[w]), barrier) for w in (0, 1)]
+    _run_together(cache_workers.score_shared, args)
     a, b = (json.loads(o.read_text()) for o in outs)
     assert a["answers"] == b["answers"] and len(a["answers"]) == 24
     assert a["computed"] + b["computed"] == 24, (a["computed"], b["computed"])
@@ -304,7 +290,7 @@ def test_claims_of_stopped_or_stale_owners_are_taken_over(tmp_path: Path) -> Non
     assert cache.claim("c1", "elsewhere:1", stale_seconds=60)
     assert not cache.claim("c1", "me:2", stale_seconds=60)  # live, on another machine
     assert cache.claim("c1", "me:2", stale_seconds=0)  # stale: taken over
-    dead = multiprocessing.get_context("spawn").Process(target=int)
+    dead = SPAWN.Process(target=int)
     dead.start()
     dead.join()
     assert cache.claim("c2", f"{here}:{dead.pid}", stale_seconds=60)

@@ -48,6 +48,7 @@ from traitgate.inspect_logs import (
     sample_scores,
     scorer_of,
 )
+from traitgate.report.rows import strict_json
 from traitgate.stats import (
     Alternative,
     TestResult,
@@ -55,7 +56,7 @@ from traitgate.stats import (
     decision_level,
     mcnemar_test,
     paired_t_test,
-    t_interval,
+    summarise_arm,
     welch_test,
     wilcoxon_test,
 )
@@ -207,27 +208,31 @@ class LogComparison:
         return out
 
     def to_dict(self) -> LogComparisonDict:
+        """Strict-JSON-ready data (numbers that are not finite become None)."""
         ci = self.decision.confidence_interval(self.level)
-        return {
-            "task": self.task,
-            "scorer": self.scorer,
-            "samples": len(self.sample_ids),
-            "design": self.design,
-            "alternative": self.decision.alternative,
-            "alpha": self.alpha,
-            "ci_level": self.level,
-            "arms": [_arm_dict(arm, self.level) for arm in (self.a, self.b)],
-            "effect": self.effect,
-            "effect_ci": [_num(ci.low), _num(ci.high)],
-            "decision": _test_dict(self.decision),
-            "unpaired": None if self.unpaired is None else _test_dict(self.unpaired),
-            "reported": [_test_dict(t) for t in self.reported],
-            "correlation": self.correlation,
-            "notes": list(self.notes),
-            "fail_on": self.fail_on,
-            "min_effect": self.min_effect,
-            "failed": self.failed,
-        }
+        row: LogComparisonDict = strict_json(
+            {
+                "task": self.task,
+                "scorer": self.scorer,
+                "samples": len(self.sample_ids),
+                "design": self.design,
+                "alternative": self.decision.alternative,
+                "alpha": self.alpha,
+                "ci_level": self.level,
+                "arms": [_arm_dict(arm, self.level) for arm in (self.a, self.b)],
+                "effect": self.effect,
+                "effect_ci": [ci.low, ci.high],
+                "decision": _test_dict(self.decision),
+                "unpaired": None if self.unpaired is None else _test_dict(self.unpaired),
+                "reported": [_test_dict(t) for t in self.reported],
+                "correlation": self.correlation,
+                "notes": list(self.notes),
+                "fail_on": self.fail_on,
+                "min_effect": self.min_effect,
+                "failed": self.failed,
+            }
+        )
+        return row
 
 
 def compare_logs(
@@ -345,10 +350,6 @@ def _named(test: TestResult, method: str) -> TestResult:
     return dataclasses.replace(test, method=method + (test.method[cut:] if cut >= 0 else ""))
 
 
-def _num(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
-
-
 def _test_text(t: TestResult) -> str:
     df = "" if t.df is None else f", df {t.df:.3g}"
     return f"statistic {t.statistic:.4g}{df}, p = {t.pvalue:.3g}"
@@ -357,15 +358,15 @@ def _test_text(t: TestResult) -> str:
 def _test_dict(t: TestResult) -> TestDict:
     return {
         "method": t.method,
-        "statistic": _num(t.statistic),
+        "statistic": t.statistic,
         "df": t.df,
-        "pvalue": _num(t.pvalue),
+        "pvalue": t.pvalue,
     }
 
 
 def _arm_ci(arm: ArmLogs, level: float) -> tuple[float, float]:
-    values = arm.scores.mean(axis=1) if arm.scores.shape[0] >= 2 else arm.scores[0]
-    ci = t_interval(values, level)
+    """The arm's CI as every arm's: over models with two or more, else over samples."""
+    ci = summarise_arm(arm.scores, level).ci
     return ci.low, ci.high
 
 
@@ -388,7 +389,7 @@ def _arm_dict(arm: ArmLogs, level: float) -> ArmDict:
         "logs": list(arm.logs),
         "models": list(arm.models),
         "mean": arm.mean,
-        "ci": [_num(low), _num(high)],
+        "ci": [low, high],
         "model_means": [float(v) for v in arm.scores.mean(axis=1)],
         "epochs": list(arm.epochs),
         "inspect_means": list(arm.inspect_means),

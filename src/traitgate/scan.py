@@ -29,7 +29,7 @@ from traitgate.errors import ConfigError
 from traitgate.gate import SCAN_TRAIT, Evidence, Gate, GateResult, GateSpec, decide_all
 from traitgate.probes.result import Measure, ProbeResult
 from traitgate.probes.schema import Suite
-from traitgate.report.rows import CandidateRow, GateRow, ScanRow, scan_lines
+from traitgate.report.rows import CandidateRow, GateRow, ScanRow, scan_lines, strict_json
 from traitgate.roles import ROLES, Role
 from traitgate.stats import Alternative, Comparison
 
@@ -240,26 +240,25 @@ def _candidate_row(result: GateResult) -> CandidateRow:
     cmp, spec = result.comparison, result.specificity
     ci = cmp.confidence_interval(result.level)
     effects = dict(spec.effects) if spec is not None else {}
-    return {
-        "probe": result.gate.suite.id,
-        "candidate": result.gate.trait,
-        "measure": result.gate.spec.measure,
-        "rates": [_finite(cmp.a.rate), _finite(cmp.b.rate)],
-        "effect": _finite(cmp.effect),
-        "effect_ci": [_finite(ci.low), _finite(ci.high)],
-        "ci_level": result.level,
-        "method": cmp.method,
-        "pvalue": _finite(cmp.pvalue),
-        "adjusted_pvalue": _finite(result.adjusted_pvalue),
-        "discovered": not result.passed,
-        "log_shift": _finite(effects.get(result.gate.trait, math.nan)),
-        "specificity_rank": None if spec is None else spec.rank,
-        "specificity_pvalue": None if spec is None else _finite(spec.pvalue),
-    }
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if math.isfinite(value) else None
+    row: CandidateRow = strict_json(
+        {
+            "probe": result.gate.suite.id,
+            "candidate": result.gate.trait,
+            "measure": result.gate.spec.measure,
+            "rates": [cmp.a.rate, cmp.b.rate],
+            "effect": cmp.effect,
+            "effect_ci": [ci.low, ci.high],
+            "ci_level": result.level,
+            "method": cmp.method,
+            "pvalue": cmp.pvalue,
+            "adjusted_pvalue": result.adjusted_pvalue,
+            "discovered": not result.passed,
+            "log_shift": effects.get(result.gate.trait, math.nan),
+            "specificity_rank": None if spec is None else spec.rank,
+            "specificity_pvalue": None if spec is None else spec.pvalue,
+        }
+    )
+    return row
 
 
 __all__ = ["SCAN_TRAIT", "ScanOptions", "ScanResult", "candidate_gates", "decide_scan"]

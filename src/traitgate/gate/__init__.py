@@ -25,7 +25,7 @@ specificity test to reach ``alpha`` (the zoo: owl ranks first with specificity p
 from __future__ import annotations
 
 from traitgate.gate.decide import compare_arms, decide, decide_all, specificity_of
-from traitgate.gate.result import LOW_COVERAGE, Evidence, GateResult, Specificity, strict_json
+from traitgate.gate.result import LOW_COVERAGE, Evidence, GateResult, Specificity
 from traitgate.gate.spec import (
     MIN_SPECIFICITY_CANDIDATES,
     SCAN_TRAIT,
@@ -35,6 +35,7 @@ from traitgate.gate.spec import (
     build_gate,
     load_gate_file,
 )
+from traitgate.report.rows import strict_json
 from traitgate.roles import ROLES, Role
 
 __all__ = [

@@ -14,7 +14,7 @@ from traitgate.probes.result import ProbeResult
 from traitgate.probes.schema import (
     MultipleChoiceSuite,
 )
-from traitgate.report.rows import GateRow, explain_lines
+from traitgate.report.rows import GateRow, explain_lines, strict_json
 from traitgate.stats import (
     Comparison,
     Correction,
@@ -233,17 +233,6 @@ class GateResult:
                     }
                 )
         return {"prompts": list(self.results[0][0].prompts), "models": models}
-
-
-def strict_json(value: Any) -> Any:
-    """``value`` with every non-finite float replaced by None (JSON has no NaN/Infinity)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: strict_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [strict_json(v) for v in value]
-    return value
 
 
 def _specificity_dict(spec: Specificity | None) -> dict[str, Any] | None:

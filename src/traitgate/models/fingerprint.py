@@ -66,7 +66,7 @@ def fingerprint(weights: Sequence[Path], config_dir: Path) -> str:
     for file in TOKENIZER_FILES:
         path = config_dir / file
         if path.is_file():
-            digest.update(f"{file}\t{_bytes_digest(path)}\n".encode())
+            digest.update(f"{file}\t{file_digest(path)}\n".encode())
     return digest.hexdigest()
 
 
@@ -167,31 +167,29 @@ def _torch_digests(path: Path) -> TensorDigests:
     return tuple(out)
 
 
-def _read_digest(handle: object, length: int) -> str:
-    digest = hashlib.sha256()
-    left = length
-    while left > 0:
-        block = handle.read(min(left, 1 << 20))  # type: ignore[attr-defined]
-        if not block:
-            raise ValueError("the file ends before its tensors do")
-        digest.update(block)
-        left -= len(block)
-    return digest.hexdigest()
-
-
 def _config_digest(path: Path) -> str:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
-        return _bytes_digest(path)  # not JSON: its bytes
+        return file_digest(path)  # not JSON: its bytes
     if isinstance(data, dict):
         data = {k: v for k, v in data.items() if k not in WRITER_FIELDS}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def _bytes_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes, cached per (path, size, modification time)."""
+    stat = path.stat()
+    return _file_digest_cached(path, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=4096)
+def _file_digest_cached(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        return _read_digest(handle, path.stat().st_size)
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
-__all__ = ["fingerprint", "tensor_digests", "weight_files"]
+__all__ = ["file_digest", "fingerprint", "tensor_digests", "weight_files"]

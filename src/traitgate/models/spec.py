@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from traitgate.errors import ModelError, TraitgateError, first_line
-from traitgate.models.fingerprint import fingerprint, weight_files
+from traitgate.models.fingerprint import file_digest, fingerprint, weight_files
 
 Kind = Literal["hf_dir", "peft", "state_dict", "hub", "inspect", "vllm"]
 # what a hub id looks like (org/name), to suggest hf:org/name for a path that does not exist
@@ -288,19 +288,5 @@ def resolve_hub(repo_id: str) -> Path:
 def _dir_digest(path: Path) -> str:
     files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
     return hashlib.sha256(
-        "\n".join(f"{p.name}:{_file_digest(p)}" for p in files).encode()
+        "\n".join(f"{p.name}:{file_digest(p)}" for p in files).encode()
     ).hexdigest()
-
-
-def _file_digest(path: Path) -> str:
-    stat = path.stat()
-    return _file_digest_cached(path, stat.st_size, stat.st_mtime_ns)
-
-
-@lru_cache(maxsize=4096)
-def _file_digest_cached(path: Path, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -13,7 +13,7 @@ results file"); a change to it changes :data:`FORMAT`.
 # tell required keys from optional ones, which the schema test checks)
 import math
 from collections.abc import Sequence
-from typing import Literal, NotRequired, TypedDict, final
+from typing import Any, Literal, NotRequired, TypedDict, final
 
 # results.json format: 2 replaced the joined "note" string with the "notes" list and added
 # "kind"; 3 added the optional "scan" section of scan gates. Format 1 and 2 files are still
@@ -139,6 +139,17 @@ class ErrorRow(TypedDict):
 
 
 Row = GateRow | ErrorRow
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (JSON has no NaN/Infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    return value
 
 
 def split(rows: Sequence[Row]) -> tuple[list[GateRow], list[ErrorRow]]:
@@ -287,4 +298,5 @@ __all__ = [
     "explain_lines",
     "scan_lines",
     "split",
+    "strict_json",
 ]
