@@ -287,22 +287,12 @@ class TraitSession:
         gate's candidates form their own BH family; its verdict joins no other).
         ``collected``: these are the session's collected gates, which every pytest-xdist
         worker evaluates (so the workers share out the models)."""
-        outcomes: dict[int, GateResult | ScanResult | TraitgateError] = {}
-        runnable = []
         self.plan(gates)
-        for i, gate in enumerate(gates):
-            try:
-                for role in gate.spec.compare:
-                    if not self.from_baseline(role):
-                        self.models(role)
-                self._check_requirements(gate)
-                runnable.append(i)
-            except TraitgateError as exc:
-                outcomes[i] = exc
-        self.prefetch(
-            [(role, ProbeRun.of(gates[i])) for i in runnable for role in gates[i].spec.compare],
-            shared=collected,
+        outcomes: dict[int, GateResult | ScanResult | TraitgateError] = dict(
+            self._unrunnable(gates)
         )
+        runnable = [i for i in range(len(gates)) if i not in outcomes]
+        self._prefetch_gates([gates[i] for i in runnable], shared=collected)
         family, scans = [], []
         for i in runnable:
             gate = gates[i]
@@ -341,14 +331,28 @@ class TraitSession:
             for p in probes
         ]
         gates = [g for suite in suites for g in candidate_gates(suite, options)]
-        for role in options.compare:  # a missing role: one error, before any work
-            if not self.from_baseline(role):
-                self.models(role)
-        for gate in gates:
-            self._check_requirements(gate)
-        runs = {ProbeRun.of(g).key: ProbeRun.of(g) for g in gates}
-        self.prefetch([(role, run) for run in runs.values() for role in options.compare])
+        errors = self._unrunnable(gates)
+        if errors:  # (the same missing role or requirement for every candidate: say it once)
+            raise next(iter(errors.values()))
+        self._prefetch_gates(gates)
         return decide_scan("scan", options, [(g, *self._evidence(g)) for g in gates])
+
+    def _unrunnable(self, gates: Sequence[Gate]) -> dict[int, TraitgateError]:
+        """The gates that cannot run here (a role without models, an unmet requirement),
+        with why, by position."""
+        errors: dict[int, TraitgateError] = {}
+        for i, gate in enumerate(gates):
+            try:
+                for role in gate.spec.compare:
+                    if not self.from_baseline(role):
+                        self.models(role)
+                self._check_requirements(gate)
+            except TraitgateError as exc:
+                errors[i] = exc
+        return errors
+
+    def _prefetch_gates(self, gates: Sequence[Gate], *, shared: bool = False) -> None:
+        self.prefetch([(r, ProbeRun.of(g)) for g in gates for r in g.spec.compare], shared=shared)
 
     def _check_requirements(self, gate: Gate) -> None:
         """Raise :class:`Unavailable` when the gate's ``requires`` is not met here."""
