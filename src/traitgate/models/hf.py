@@ -18,6 +18,7 @@ import torch
 
 from traitgate.models._device import (
     COLLECT_BYTES,
+    attention_kernels,
     default_batch_size,
     default_dtype,
     resolve_device,
@@ -136,7 +137,8 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ scoring
     def score(self, requests: Sequence[ScoreRequest]) -> list[list[float]]:
-        return self.codec.exclusive(requests, self._score, self._score_words)
+        with attention_kernels(self.device):
+            return self.codec.exclusive(requests, self._score, self._score_words)
 
     def _score_words(
         self, prompt_ids: list[list[int]], conts: list[list[list[int]]]
@@ -150,6 +152,7 @@ class TransformersBackend:
         vocab = max(len(self.codec.tokenizer), int(getattr(self.model.config, "vocab_size", 0)))
         ends = torch.ones(vocab, dtype=torch.bool)
         ends[torch.tensor(self.codec.word_continuations(), dtype=torch.long)] = False
+        ends = self._to_device(torch.nonzero(ends).squeeze(1).tolist())  # as indices: no sync
         check_context(
             self.label, self.context, prompt_ids, [max(map(len, c), default=0) for c in conts]
         )
@@ -212,12 +215,8 @@ class TransformersBackend:
             use_cache=False,
         ).logits[:, -1]
         logprobs = torch.log_softmax(logits.float(), dim=-1)
-        rows = torch.tensor(
-            [k for k, ri in enumerate(batch) for _ in conts[ri]], device=logits.device
-        )
-        tokens = torch.tensor(
-            [c[0] for ri in batch for c in conts[ri]], device=logits.device, dtype=torch.long
-        )
+        rows = self._to_device([k for k, ri in enumerate(batch) for _ in conts[ri]])
+        tokens = self._to_device([c[0] for ri in batch for c in conts[ri]])
         flat = logprobs[rows, tokens].tolist()
         out, start = [], 0
         for ri in batch:
@@ -248,15 +247,11 @@ class TransformersBackend:
             return last, None
         dev = ids.device
         width = max(len(inp) for _, inp in tails)
-        tail_pick = torch.tensor([k for k, _ in tails], device=dev)
+        tail_pick = self._to_device([k for k, _ in tails])
         cache = _cache_of(prefill)
         cache.batch_select_indices(tail_pick)
-        inputs = torch.full((len(tails), width), self.pad_id, dtype=torch.long)
-        tail_mask = torch.zeros((len(tails), width), dtype=torch.long)
-        for j, (_, inp) in enumerate(tails):
-            inputs[j, : len(inp)] = torch.tensor(inp)
-            tail_mask[j, : len(inp)] = 1
-        inputs, tail_mask = inputs.to(dev), tail_mask.to(dev)
+        inputs = self._to_device([[*inp] + [self.pad_id] * (width - len(inp)) for _, inp in tails])
+        tail_mask = self._to_device([[1] * len(inp) + [0] * (width - len(inp)) for _, inp in tails])
         logits = self.model(
             input_ids=inputs,
             attention_mask=torch.cat([mask[tail_pick], tail_mask], dim=1),
@@ -274,8 +269,8 @@ class TransformersBackend:
     ) -> list[tuple[float, float]]:
         """Each row's (log P(continuation), log P(the word ends after it)): the first token
         from its prompt's last logits, the rest in one pass on the prompt's KV cache (each
-        prompt of the batch is run once). ``word_ends``: which vocabulary tokens end a word
-        (the second value is 0.0 without it)."""
+        prompt of the batch is run once). ``word_ends``: the vocabulary ids that end a word,
+        on the model's device (the second value is 0.0 without it)."""
         whole = word_ends is not None
 
         def tail(ri: int, c: list[int]) -> tuple[int, tuple[int, ...]]:
@@ -289,9 +284,8 @@ class TransformersBackend:
         last, logits = self._tails_on_prompts(
             [prompt_ids[ri] for ri in unique], [(slot[ri], list(inp)) for ri, inp in tails]
         )
-        dev = last.device
-        pick = torch.tensor([slot[ri] for ri, _, _ in rows], device=dev)
-        first = torch.tensor([cont[0] for _, _, cont in rows], device=dev)
+        pick = self._to_device([slot[ri] for ri, _, _ in rows])
+        first = self._to_device([cont[0] for _, _, cont in rows])
         total = torch.log_softmax(last, dim=-1)[pick, first]
         if logits is None:
             return [(float(v), 0.0) for v in total.tolist()]
@@ -303,18 +297,17 @@ class TransformersBackend:
             row_ix = [tail_of[tail(ri, c)] for _, ri, c in longer for _ in c[1:]]
             pos_ix = [i for _, _, c in longer for i in range(len(c) - 1)]
             tok_ix = [t for _, _, c in longer for t in c[1:]]
-            at = (torch.tensor(row_ix, device=dev), torch.tensor(pos_ix, device=dev))
-            picked = logits[(*at, torch.tensor(tok_ix, device=dev))] - norm[at]
-            owner = torch.tensor([k for k, _, c in longer for _ in c[1:]], device=dev)
+            at = (self._to_device(row_ix), self._to_device(pos_ix))
+            picked = logits[(*at, self._to_device(tok_ix))] - norm[at]
+            owner = self._to_device([k for k, _, c in longer for _ in c[1:]])
             total = total.index_add(0, owner, picked)
         if word_ends is None:
             return [(float(v), 0.0) for v in total.tolist()]
         at_end = (
-            torch.tensor([tail_of[tail(ri, c)] for ri, _, c in rows], device=dev),
-            torch.tensor([len(c) - 1 for _, _, c in rows], device=dev),
+            self._to_device([tail_of[tail(ri, c)] for ri, _, c in rows]),
+            self._to_device([len(c) - 1 for _, _, c in rows]),
         )
-        keep = word_ends.to(dev)
-        end = torch.logsumexp(logits[at_end][:, keep], dim=-1) - norm[at_end]
+        end = torch.logsumexp(logits[at_end].index_select(-1, word_ends), dim=-1) - norm[at_end]
         return list(zip(map(float, total.tolist()), map(float, end.tolist()), strict=True))
 
     # ------------------------------------------------------------------ generation
@@ -330,7 +323,9 @@ class TransformersBackend:
         def run(batch: list[tuple[int, int]]) -> list[str]:
             return self._generate_batch(batch, requests, prompt_ids, prompt_keys)
 
-        for (ri, si), text in zip(rows, batched_with_backoff(rows, run, self), strict=True):
+        with attention_kernels(self.device):
+            texts = batched_with_backoff(rows, run, self)
+        for (ri, si), text in zip(rows, texts, strict=True):
             out[ri][si] = text
         return out
 
@@ -347,22 +342,26 @@ class TransformersBackend:
         ids, mask = self._left_pad([prompt_ids[ri] for ri in unique])
         positions = position_ids(mask)
         prefill = self.model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            logits_to_keep=1,
+            use_cache=True,
         )
         dev = ids.device
-        select = torch.tensor([slot[ri] for ri, _ in rows], device=dev)
+        select = self._to_device([slot[ri] for ri, _ in rows])
         cache = _cache_of(prefill)
         cache.batch_select_indices(select)
         logits = prefill.logits[:, -1, :][select]
         mask = mask[select]
         position = positions[select, -1]
         keys = mix32(
-            torch.tensor([prompt_keys[ri] for ri, _ in rows], device=dev, dtype=torch.int64)
-            ^ mix32(torch.tensor([s for _, s in rows], device=dev, dtype=torch.int64))
+            self._to_device([prompt_keys[ri] for ri, _ in rows])
+            ^ mix32(self._to_device([s for _, s in rows]))
         )
-        temps = torch.tensor([requests[ri].temperature for ri, _ in rows], device=dev)
-        limits = torch.tensor([requests[ri].max_new_tokens for ri, _ in rows], device=dev)
-        eos = torch.tensor(self.eos_ids or [-1], device=dev)
+        temps = self._to_device([requests[ri].temperature for ri, _ in rows], torch.float32)
+        limits = self._to_device([requests[ri].max_new_tokens for ri, _ in rows])
+        eos = self._to_device(self.eos_ids or [-1])
         done = torch.zeros(len(rows), dtype=torch.bool, device=dev)
         steps: list[torch.Tensor] = []
         for step in range(int(limits.max())):
@@ -392,9 +391,15 @@ class TransformersBackend:
     # ------------------------------------------------------------------ helpers
     def _left_pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for row, seq in enumerate(seqs):
-            ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
-            mask[row, width - len(seq) :] = 1
-        return ids.to(self.device), mask.to(self.device)
+        ids = [[self.pad_id] * (width - len(s)) + [*s] for s in seqs]
+        mask = [[0] * (width - len(s)) + [1] * len(s) for s in seqs]
+        return self._to_device(ids), self._to_device(mask)
+
+    def _to_device(self, values: Sequence[Any], dtype: torch.dtype = torch.long) -> torch.Tensor:
+        """``values`` (nested lists) as a tensor on the model's device. On CUDA the copy
+        goes through pinned memory without waiting: a copy from ordinary host memory waits
+        for all queued GPU work, leaving the host idle where it could queue the next pass."""
+        host = torch.tensor(values, dtype=dtype)
+        if self.device.type != "cuda":
+            return host.to(self.device)
+        return host.pin_memory().to(self.device, non_blocking=True)
