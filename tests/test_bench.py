@@ -53,12 +53,14 @@ def test_the_scale_benchmark_runs_a_tiny_shape(bench: ModuleType, tmp_path: Path
     benchmark cannot rot: every part measured, the table printed."""
     out = tmp_path / "scale.json"
     argv = ["--shape", "tiny", "--device", "cpu", "--prompts", "3", "--samples", "4",
-            "--new-tokens", "4", "--mc-items", "10", "--out", str(out)]  # fmt: skip
+            "--new-tokens", "4", "--mc-items", "10", "--batch-size", "8",
+            "--out", str(out)]  # fmt: skip
     assert bench.main(argv) == 0
     report = json.loads(out.read_text())
     assert report["shape"] == "tiny" and report["prefill_limit_tokens_per_s"] > 0
     a, b = report["a"], report["b"]
     assert a["ours_tokens_per_s"] > 0 and a["plain_tokens_per_s"] > 0
-    assert a["batch_size"] == report["start_batch_size"]  # no out-of-memory on a CPU
+    assert a["ours_first_tokens_per_s"] > 0 and a["plain_first_tokens_per_s"] > 0
+    assert a["batch_size"] == report["start_batch_size"] == 8  # no out-of-memory on a CPU
     for part in ("exact", "mc2"):
         assert b[part]["tokens"] > 0 and b[part]["share_of_limit"] > 0
