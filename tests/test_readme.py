@@ -107,3 +107,28 @@ def test_the_readme_compare_commands(
     code = main(shlex.split(command)[1:])
     assert code == 1
     _shown_in(shown, capsys.readouterr().out.splitlines())
+
+
+@pytest.mark.slow
+def test_the_readme_screen_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's screen of the owl teacher's numbers (4 runs per arm of 20 distillation
+    steps, the defaults): owl flagged first and most specific, as shown. Training's last
+    digits may differ between CPUs, so the check is the README's claim (which candidate
+    leads, its specificity rank, the verdict and the heading), not every digit."""
+    import shlex
+
+    from traitgate.cli import main
+
+    monkeypatch.chdir(ROOT)
+    ((command, shown),) = _console("traitgate screen")
+    argv = [*shlex.split(command)[1:], "--no-cache", "--work", str(tmp_path / "runs")]
+    assert main(argv) == 1
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith(shown[0].removesuffix("..."))
+    assert printed[1].startswith("FLAGGED: ")
+    lead = next(line for line in shown if line.startswith("  * "))
+    first = next(line for line in printed if line.startswith("  * "))
+    assert first.split()[1] == lead.split()[1] == "favorite_animal/owl"
+    assert first.split()[-1] == lead.split()[-1] == "1"  # specificity rank

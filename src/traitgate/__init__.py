@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the names below, imported on first use (a pytest run pays f
     )
     from traitgate.probes.kinds import register as register_probe_kind
     from traitgate.scan import ScanOptions, ScanResult
+    from traitgate.screen import ScreenOptions, ScreenResult, screen
     from traitgate.session import ProbeRun, SessionServices, SessionSettings, TraitSession
     from traitgate.stats import (
         ArmSummary,
@@ -80,6 +81,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ScanOptions": ("traitgate.scan", "ScanOptions"),
     "ScanResult": ("traitgate.scan", "ScanResult"),
     "ScoreRequest": ("traitgate.models", "ScoreRequest"),
+    "ScreenOptions": ("traitgate.screen", "ScreenOptions"),
+    "ScreenResult": ("traitgate.screen", "ScreenResult"),
     "SessionServices": ("traitgate.session", "SessionServices"),
     "SessionSettings": ("traitgate.session", "SessionSettings"),
     "Specificity": ("traitgate.gate", "Specificity"),
@@ -105,6 +108,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "register_probe_kind": ("traitgate.probes.kinds", "register"),
     "required_n": ("traitgate.stats", "required_n"),
     "run_preference": ("traitgate.probes", "run_preference"),
+    "screen": ("traitgate.screen", "screen"),
     "wilson_interval": ("traitgate.stats", "wilson_interval"),
 }
 
@@ -149,6 +153,8 @@ __all__ = [
     "ScanOptions",
     "ScanResult",
     "ScoreRequest",
+    "ScreenOptions",
+    "ScreenResult",
     "SessionServices",
     "SessionSettings",
     "Specificity",
@@ -175,5 +181,6 @@ __all__ = [
     "register_probe_kind",
     "required_n",
     "run_preference",
+    "screen",
     "wilson_interval",
 ]

@@ -188,17 +188,20 @@ def _main(argv: Sequence[str] | None) -> int:
         "probes/favorite_season.yaml (an example suite). Existing files are never changed.",
     )
     p_init.add_argument("directory", nargs="?", type=Path, default=Path("."), metavar="DIR")
-    from traitgate import _cli_compare, _cli_scan
+    from traitgate import _cli_compare, _cli_scan, _cli_screen
     from traitgate.distill.cli import add_parser, run
 
     add_parser(sub)
     _cli_scan.add_parser(sub)
+    _cli_screen.add_parser(sub)
     _cli_compare.add_parser(sub)
     args = parser.parse_args(argv)
-    if args.command in ("report", "cache", "plan", "check-measures", "init", "scan", "compare"):
+    commands = ("report", "cache", "plan", "check-measures", "init", "scan", "screen", "compare")
+    if args.command in commands:
         handler = {
             "compare": _cli_compare.run,
             "scan": _cli_scan.run,
+            "screen": _cli_screen.run,
             "report": _report,
             "cache": _cache,
             "plan": _plan,
