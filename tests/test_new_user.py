@@ -92,6 +92,18 @@ def test_a_shell_expanded_glob_is_refused_with_the_quoting_advice(
     assert "is a model, given as a test path" in err and "--model 'runs/student-*'" in err
 
 
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_pytest_help_and_version_work_with_the_plugin(pytester: pytest.Pytester, flag: str) -> None:
+    """`pytest --help` crashed (AttributeError: no file_or_dir) once the plugin checked the
+    command line's test paths; neither it nor --version may check anything, even with a
+    model option that names nothing."""
+    result = pytester.runpytest_subprocess(flag, "--model=/no/such/model", "-p", "no:cacheprovider")
+    assert result.ret == 0, result.stderr.str()
+    out = result.stdout.str() + result.stderr.str()
+    assert ("--model=PATH" in out) if flag == "--help" else ("pytest" in out)
+    assert "AttributeError" not in out and "INTERNALERROR" not in out
+
+
 def test_an_input_error_exits_4_and_a_detected_trait_exits_1(
     pytester: pytest.Pytester, project: Path, committed_zoo_answers: Cache
 ) -> None:

@@ -25,7 +25,11 @@ MODEL_OPTIONS = (*ROLE_OPTIONS.values(), "--judge-model", "--model-architecture"
 
 def check_command_line(config: pytest.Config) -> str | None:
     """Raise ConfigError when the command line cannot mean what it says; return a note for
-    the header when pytest's rootdir came from model paths but no ini file is involved."""
+    the header when pytest's rootdir came from model paths but no ini file is involved.
+    Nothing to check under ``pytest --help`` or ``--version`` (pytest configures plugins
+    before it has read any test path then)."""
+    if getattr(config.option, "help", False) or getattr(config.option, "version", False):
+        return None
     _no_models_as_test_paths(config)
     return _setup_from_model_paths(config)
 
