@@ -25,13 +25,18 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/traitgate lint probes/ evals/
 
+# The suite runs in pytest-xdist workers, one per core (at most 4), each torch process on one
+# thread: two multi-threaded workers on 2 cores spin against each other (3x slower than a
+# serial run), single-threaded ones share them (7 min 14 s serial -> 4 min 37 s; BENCHMARKS).
+PYTEST_TESTS := OMP_NUM_THREADS=1 $(PY) -m pytest tests/ -p no:cacheprovider -n auto --maxprocesses 4 --dist worksteal
+
 test: lint
-	$(PY) -m pytest tests/ -p no:cacheprovider
+	$(PYTEST_TESTS)
 
 # the library tests without those marked slow (the zoo rebuild, 1,000-sample fidelity, the
 # calibration simulations, kill-and-resume): for the edit-test loop; CI runs `make test`
 test-fast: venv
-	$(PY) -m pytest tests/ -p no:cacheprovider -m "not slow"
+	$(PYTEST_TESTS) -m "not slow"
 
 # The demo runs the gates on the committed zoo (fixtures/zoo, rebuilt by
 # fixtures/build_zoo.py): two traits (owl, wolf), each taught to its students through
