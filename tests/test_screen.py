@@ -150,11 +150,18 @@ def test_the_command_line_runs_a_screen(tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_lora_runs_are_saved_as_adapters_and_scanned(tmp_path: Path) -> None:
     """--lora (for large bases): each run is an adapter on the base, loaded back for the
-    scan. Tiny setting: this checks the path."""
+    scan. With a reference file and a teacher but no reference teacher, the reference runs
+    distil too, from the base: both arms share every step but data and teacher. Tiny
+    setting: this checks the paths."""
+    import json
+
     options = ScreenOptions(runs=2, steps=1, batch_size=4, examples=8, lora=True)
     result = screen(
         str(ZOO / "base"), DATA / "owl.jsonl", ["favorite_animal"], work=tmp_path / "w",
-        teacher=str(ZOO / "teacher-owl"), options=options, settings=SETTINGS,
+        teacher=str(ZOO / "teacher-owl"), reference=DATA / "neutral.jsonl", options=options,
+        settings=SETTINGS,
     )  # fmt: skip
     assert all((run / "adapter_config.json").is_file() for run in result.data_runs)
     assert len(result.scan.shifts) == 21
+    marks = [json.loads((run / "screen-run.json").read_text()) for run in result.reference_runs]
+    assert [m["teacher"] for m in marks] == [str(ZOO / "base")] * 2

@@ -142,10 +142,12 @@ def screen(
     records = _records(data)
     start = time.perf_counter()
     work.mkdir(parents=True, exist_ok=True)
+    # in distill mode both arms distil (the reference from the base unless told otherwise):
+    # the arms share every step but the data and the teacher
+    ref_teacher = (reference_teacher or base) if teacher else None
     if reference is not None:
-        ref = _Arm("reference", _records(reference), reference_teacher, str(reference))
-    elif teacher:  # distill: the same inputs, only the teacher differs
-        ref_teacher = reference_teacher or base
+        ref = _Arm("reference", _records(reference), ref_teacher, str(reference))
+    elif teacher:  # the same inputs: only the teacher differs
         ref = _Arm("reference", records, ref_teacher, f"{data} distilled from {ref_teacher}")
     else:
         answers = trainer.base_answers(records)
@@ -231,7 +233,9 @@ class _Trainer:
         task.close()
         location = str(Path(self.base).resolve()) if Path(self.base).exists() else self.base
         save_model(model, student.tokenizer, out, base_location=location)
-        mark.write_text(json.dumps({"key": key, "role": arm.role, "run": k}) + "\n")
+        mark.write_text(
+            json.dumps({"key": key, "role": arm.role, "run": k, "teacher": arm.teacher}) + "\n"
+        )
         for backend in (student, teacher):
             if backend is not None:
                 backend.close()
