@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from traitgate.probes.kinds import prompt_texts
 from traitgate.probes.result import Measure, ProbeResult
 from traitgate.probes.schema import Suite
 from traitgate.roles import Role
+
+if TYPE_CHECKING:
+    from traitgate.schedule import ProbeRun
 
 FORMAT = 1
 BASELINE_ROLES: tuple[Role, ...] = ("base", "control")
@@ -265,6 +268,28 @@ class Baseline:
             else:
                 lines.append(f"unused: {path.name} (no gate of this session needs it)")
         return lines
+
+
+def record_runs(
+    directory: Path,
+    runs: Sequence[ProbeRun],
+    roles: Sequence[Role],
+    results: Callable[[Role, ProbeRun], Sequence[ProbeResult]],
+    *,
+    seed: int,
+) -> list[Path]:
+    """Write one entry per probe run holding ``results(role, run)`` of each of ``roles``."""
+    return [
+        write_entry(
+            directory,
+            run.suite,
+            run.measure,
+            run.variant,
+            {role: results(role, run) for role in roles},
+            seed=seed,
+        )
+        for run in runs
+    ]
 
 
 def write_entry(

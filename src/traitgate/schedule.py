@@ -1,7 +1,7 @@
-"""In which order, and in which process, each model runs its probes.
+r"""In which order, and in which process, each model runs its probes.
 
-A session hands the scheduler one :class:`ModelWork` per model (the probe runs it still
-needs) and a function that runs one. :class:`Serial` runs them all, in order.
+A session hands the scheduler one :class:`ModelWork` per model (the :class:`ProbeRun`\ s it
+still needs) and a function that runs one. :class:`Serial` runs them all, in order.
 :class:`Sharded` is for pytest-xdist workers sharing one cache: each worker runs the models
 it owns (every ``count``-th, from its ``index``) first, marks each done in the cache, then
 waits for the others' owners; if the cache stops growing for ``stall_seconds`` (a crashed or
@@ -16,11 +16,35 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from traitgate.cache import Cache
 from traitgate.errors import TraitgateError
 from traitgate.models import Backend, ModelSpec
+from traitgate.probes.result import Measure
+from traitgate.probes.schema import Suite
+
+if TYPE_CHECKING:
+    from traitgate.gate import Gate
+
+RunKey = tuple[str, str, str, str | None]  # suite id, version, measure, variant
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    """One probe measurement to make on a model: a suite, a measure and a variant."""
+
+    suite: Suite
+    measure: Measure
+    variant: str | None = None
+
+    @property
+    def key(self) -> RunKey:
+        return (self.suite.id, str(self.suite.version), self.measure, self.variant)
+
+    @classmethod
+    def of(cls, gate: Gate) -> ProbeRun:
+        return cls(gate.suite, gate.spec.measure, gate.spec.variant)
 
 
 @dataclass(frozen=True)

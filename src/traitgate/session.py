@@ -11,43 +11,23 @@ import dataclasses
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from traitgate.baseline import BASELINE_ROLES, Baseline, write_entry
+from traitgate.baseline import BASELINE_ROLES, Baseline, record_runs
 from traitgate.cached_backend import CachedBackend
 from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
 from traitgate.gate import Evidence, Gate, GateResult, build_gate, compare_arms, decide_all
+from traitgate.gate.requirements import check_requirements
 from traitgate.models import Backend, ModelSpec, load_backend, parse_model_specs
-from traitgate.models.spec import parameter_count
 from traitgate.probes.kinds import kind_of, run_probe
 from traitgate.probes.loader import find_suite, load_suite
-from traitgate.probes.result import Measure, ProbeResult
+from traitgate.probes.result import ProbeResult
 from traitgate.probes.schema import Suite
 from traitgate.roles import ROLE_INI, ROLE_OPTIONS, ROLES, Role
 from traitgate.scan import Arms, Labels, ScanOptions, ScanResult, candidate_gates, decide_scan
-from traitgate.schedule import LazyModel, ModelWork, Scheduler, Serial, Sharded
+from traitgate.schedule import LazyModel, ModelWork, ProbeRun, RunKey, Scheduler, Serial, Sharded
 from traitgate.scoring.judge import InspectJudge, Judge, LocalJudge
 from traitgate.session_config import SessionServices, SessionSettings
-
-RunKey = tuple[str, str, str, str | None]  # suite id, version, measure, variant
-
-
-@dataclass(frozen=True)
-class ProbeRun:
-    """One probe measurement to make on a model: a suite, a measure and a variant."""
-
-    suite: Suite
-    measure: Measure
-    variant: str | None = None
-
-    @property
-    def key(self) -> RunKey:
-        return (self.suite.id, str(self.suite.version), self.measure, self.variant)
-
-    @classmethod
-    def of(cls, gate: Gate) -> ProbeRun:
-        return cls(gate.suite, gate.spec.measure, gate.spec.variant)
 
 
 class TraitSession:
@@ -248,20 +228,8 @@ class TraitSession:
         if not runs:
             raise ConfigError(f"--baseline-update {directory}: no probe run to record (no gates)")
         self.prefetch([(role, run) for run in runs for role in roles])
-        written = []
-        for run in runs:
-            recorded = {role: self.results(role, run) for role in roles}
-            written.append(
-                write_entry(
-                    directory,
-                    run.suite,
-                    run.measure,
-                    run.variant,
-                    recorded,
-                    seed=self.settings.seed,
-                )
-            )
-            self._recorded.add(run.key)
+        written = record_runs(directory, runs, roles, self.results, seed=self.settings.seed)
+        self._recorded.update(run.key for run in runs)
         self.recorded_files += [p for p in written if p not in self.recorded_files]
         return written
 
@@ -356,23 +324,10 @@ class TraitSession:
 
     def _check_requirements(self, gate: Gate) -> None:
         """Raise :class:`Unavailable` when the gate's ``requires`` is not met here."""
-        needs = gate.spec.requires
-        if needs.judge and self.judge_name is None:
-            raise Unavailable(
-                f"gate {gate.name!r} needs a judge: give --judge-model (an inspect-ai model "
-                "such as openai/gpt-4o, or a local model directory)"
-            )
-        if needs.min_parameters is not None:
-            for role in gate.spec.compare:
-                if self.from_baseline(role) or not self.roles.get(role):
-                    continue
-                for spec in self.models(role):
-                    count = parameter_count(spec)
-                    if count is not None and count < needs.min_parameters:
-                        raise Unavailable(
-                            f"gate {gate.name!r} needs models of at least "
-                            f"{needs.min_parameters:,} parameters; {spec.label} has {count:,}"
-                        )
+        roles = [r for r in gate.spec.compare if not self.from_baseline(r) and self.roles.get(r)]
+        check_requirements(
+            gate, self.judge_name, lambda: [s for r in roles for s in self.models(r)]
+        )
 
     def _noise_reference(self, gate: Gate, run: ProbeRun, n_a: int, n_b: int) -> list[ProbeResult]:
         """Replicate controls that measure the fine-tuning noise for a gate comparing one

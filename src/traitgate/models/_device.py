@@ -1,8 +1,11 @@
-"""Which torch device and dtype a model runs on, and how it is batched there."""
+"""Which torch device and dtype a model runs on, how it is batched there, and how host
+values reach it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 import torch
 
@@ -63,3 +66,25 @@ def attention_kernels(device: torch.device) -> AbstractContextManager[object]:
 
     kernels = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
     return sdpa_kernel(kernels)
+
+
+def to_device(
+    values: Sequence[Any], device: torch.device, dtype: torch.dtype = torch.long
+) -> torch.Tensor:
+    """``values`` (nested lists) as a tensor on ``device``. On CUDA the copy goes through
+    pinned memory without waiting: a copy from ordinary host memory waits for all queued GPU
+    work, leaving the host idle where it could queue the next forward pass (issue 16)."""
+    host = torch.tensor(values, dtype=dtype)
+    if device.type != "cuda":
+        return host.to(device)
+    return host.pin_memory().to(device, non_blocking=True)
+
+
+def left_pad(
+    seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids left-padded to the longest with ``pad_id``, and their attention mask."""
+    width = max(len(s) for s in seqs)
+    ids = [[pad_id] * (width - len(s)) + [*s] for s in seqs]
+    mask = [[0] * (width - len(s)) + [1] * len(s) for s in seqs]
+    return to_device(ids, device), to_device(mask, device)

@@ -21,7 +21,9 @@ from traitgate.models._device import (
     attention_kernels,
     default_batch_size,
     default_dtype,
+    left_pad,
     resolve_device,
+    to_device,
 )
 from traitgate.models._sampling import (
     batched_with_backoff,
@@ -390,16 +392,7 @@ class TransformersBackend:
 
     # ------------------------------------------------------------------ helpers
     def _left_pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(s) for s in seqs)
-        ids = [[self.pad_id] * (width - len(s)) + [*s] for s in seqs]
-        mask = [[0] * (width - len(s)) + [1] * len(s) for s in seqs]
-        return self._to_device(ids), self._to_device(mask)
+        return left_pad(seqs, self.pad_id, self.device)
 
     def _to_device(self, values: Sequence[Any], dtype: torch.dtype = torch.long) -> torch.Tensor:
-        """``values`` (nested lists) as a tensor on the model's device. On CUDA the copy
-        goes through pinned memory without waiting: a copy from ordinary host memory waits
-        for all queued GPU work, leaving the host idle where it could queue the next pass."""
-        host = torch.tensor(values, dtype=dtype)
-        if self.device.type != "cuda":
-            return host.to(self.device)
-        return host.pin_memory().to(self.device, non_blocking=True)
+        return to_device(values, self.device, dtype)
