@@ -146,6 +146,9 @@ def test_the_command_line_runs_a_screen(tmp_path: Path, capsys: pytest.CaptureFi
     ]  # fmt: skip
     assert main(argv) == status  # asked again: the runs are reused, nothing retrained
     assert capsys.readouterr().err.count("already trained") == 4
+    (tmp_path / "w" / "data-0" / "screen-run.json").write_text("{not json")
+    assert main(argv) == status  # a damaged mark: that run is trained again, no traceback
+    assert capsys.readouterr().err.count("already trained") == 3
 
 
 def test_lora_runs_are_saved_as_adapters_and_scanned(tmp_path: Path) -> None:

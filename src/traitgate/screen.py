@@ -216,7 +216,7 @@ class _Trainer:
         key = self._key(arm, examples, asdict(config))
         out = self.work / f"{arm.role}-{k}"
         mark = out / _MARK
-        if mark.exists() and json.loads(mark.read_text()).get("key") == key:
+        if _marked(mark) == key:
             self.services.log(f"screen: {out} already trained")
             return out
         student = _load(self.base, self.settings.device)
@@ -298,6 +298,16 @@ class _Trainer:
             "control": parse_model_specs([str(p) for p in runs[1]]),
         }
         return TraitSession(roles, self.settings, self.services).scan(probes, self.options.scan)
+
+
+def _marked(mark: Path) -> str | None:
+    """The key a finished run's mark holds (None: no run there, or an unreadable mark,
+    which a new run replaces)."""
+    try:
+        key = json.loads(mark.read_text()).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return key if isinstance(key, str) else None
 
 
 def _load(name: str, device: str) -> Any:
