@@ -135,7 +135,9 @@ def test_the_command_line_runs_a_screen(tmp_path: Path, capsys: pytest.CaptureFi
             "--device", "cpu", "--cache-dir", str(tmp_path / "c"),
             "--work", str(tmp_path / "w")]  # fmt: skip
     status = main(argv)
-    out = capsys.readouterr().out.splitlines()
+    printed = capsys.readouterr()
+    out = printed.out.splitlines()
+    assert printed.err.count(": 2 steps in ") == 4  # one progress line per run trained
     assert out[0].startswith(f"screen of {DATA / 'owl.jsonl'} against {DATA / 'owl.jsonl'}")
     assert "2 runs per arm, 2 distill steps each" in out[0]
     assert status == (1 if out[1].startswith("FLAGGED") else 0)

@@ -6,7 +6,6 @@ Exit 0 when nothing moved, 1 when something did (like a failing gate), 2 on bad 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +58,12 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from traitgate import progress
     from traitgate._checks import check_seed
-    from traitgate.cache import Cache
+    from traitgate._cli_common import command_services, err
     from traitgate.models import parse_model_specs
     from traitgate.probes.loader import find_suite, load_suite, project_probe_dirs
     from traitgate.scan import ScanOptions
-    from traitgate.session import SessionServices, SessionSettings, TraitSession
+    from traitgate.session import SessionSettings, TraitSession
 
     check_seed(args.seed, "scan: --seed")
     probe_paths = (*args.probe_path, *project_probe_dirs(Path.cwd()))
@@ -85,20 +83,14 @@ def run(args: argparse.Namespace) -> int:
     options = ScanOptions(
         compare, args.q, args.alternative, args.min_effect, args.measure, None, args.model_sd
     )
-    cache = None if args.no_cache else Cache(args.cache_dir)
     settings = SessionSettings(
         seed=args.seed, device=args.device, correction="bh", probe_paths=probe_paths
     )
-    shown = progress.bars(sys.stderr) if sys.stderr.isatty() else progress.lines(_err)
-    services = SessionServices(log=_err, cache=cache, progress=shown)
-    session = TraitSession(roles, settings, services)
-    try:
+    with command_services(args.cache_dir, args.no_cache) as services:
+        session = TraitSession(roles, settings, services)
         for line in session.describe_models():
-            _err(line)
+            err(line)
         result = session.scan(suites, options)
-    finally:
-        if cache is not None:
-            cache.close()
     print("\n".join(result.lines()))
     if args.report is not None:
         from traitgate.report.results import build_results, write_report
@@ -106,7 +98,3 @@ def run(args: argparse.Namespace) -> int:
         json_path, html_path = write_report(args.report, build_results([result.to_dict()]))
         print(f"wrote {json_path} and {html_path}")
     return 0 if result.passed else 1
-
-
-def _err(message: str) -> None:
-    print(message, file=sys.stderr)

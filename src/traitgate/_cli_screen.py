@@ -7,7 +7,6 @@ Exit 0 when nothing is flagged, 1 when something is, 2 on bad input.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -54,13 +53,12 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from traitgate import progress
     from traitgate._checks import check_seed
-    from traitgate.cache import Cache
+    from traitgate._cli_common import command_services
     from traitgate.probes.loader import find_suite, load_suite, project_probe_dirs
     from traitgate.scan import ScanOptions
     from traitgate.screen import ScreenOptions, screen
-    from traitgate.session_config import SessionServices, SessionSettings
+    from traitgate.session_config import SessionSettings
 
     check_seed(args.seed, "screen: --seed")
     options = ScreenOptions(
@@ -71,23 +69,14 @@ def run(args: argparse.Namespace) -> int:
     probe_paths = (*args.probe_path, *project_probe_dirs(Path.cwd()))
     suites = [load_suite(find_suite(p, probe_paths)) for p in args.probe]  # fail fast
     settings = SessionSettings(device=args.device, correction="bh", probe_paths=probe_paths)
-    shown = progress.bars(sys.stderr) if sys.stderr.isatty() else progress.lines(_err)
-    cache = None if args.no_cache else Cache(args.cache_dir)
-    services = SessionServices(log=_err, cache=cache, progress=shown)
-    try:
-        with tempfile.TemporaryDirectory(prefix="traitgate-screen-") as tmp:
-            result = screen(
-                args.base, args.data, suites, work=args.work or Path(tmp),
-                reference=args.reference, teacher=args.teacher,
-                reference_teacher=args.reference_teacher, options=options, settings=settings,
-                services=services,
-            )  # fmt: skip
-    finally:
-        if cache is not None:
-            cache.close()
+    with (
+        command_services(args.cache_dir, args.no_cache) as services,
+        tempfile.TemporaryDirectory(prefix="traitgate-screen-") as tmp,
+    ):
+        result = screen(
+            args.base, args.data, suites, work=args.work or Path(tmp), reference=args.reference,
+            teacher=args.teacher, reference_teacher=args.reference_teacher, options=options,
+            settings=settings, services=services,
+        )  # fmt: skip
     print("\n".join(result.lines()))
     return 1 if result.flagged else 0
-
-
-def _err(message: str) -> None:
-    print(message, file=sys.stderr)

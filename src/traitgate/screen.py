@@ -36,7 +36,6 @@ from typing import Any, Literal
 
 from traitgate.errors import ConfigError
 from traitgate.probes.schema import Suite
-from traitgate.progress import silent
 from traitgate.scan import ScanOptions, ScanResult
 from traitgate.session_config import SessionServices, SessionSettings
 
@@ -154,7 +153,10 @@ def screen(
         ref = _Arm("reference", answers, None, f"{base}'s own answers to {data}'s prompts")
     arms = (_Arm("data", records, teacher, str(data)), ref)
     examples = options.examples or len(records)
-    runs = [[trainer.run(arm, k, examples) for k in range(options.runs)] for arm in arms]
+    try:
+        runs = [[trainer.run(arm, k, examples) for k in range(options.runs)] for arm in arms]
+    finally:
+        trainer.close()
     result = trainer.scan(runs, probes)
     return ScreenResult(
         result,
@@ -187,10 +189,7 @@ class _Arm:
 def _records(path: Path) -> list[Record]:
     from traitgate.distill.data import read_jsonl
 
-    records = read_jsonl(path, required=("prompt", "completion"))
-    if not records:
-        raise ConfigError(f"screen: {path} has no records")
-    return records
+    return read_jsonl(path, required=("prompt", "completion"))  # (refuses an empty file)
 
 
 @dataclass(frozen=True)
@@ -200,6 +199,17 @@ class _Trainer:
     work: Path
     settings: SessionSettings
     services: SessionServices
+    teachers: dict[str, Any] = field(default_factory=dict)  # loaded once, read only
+
+    def teacher(self, name: str) -> Any:
+        if name not in self.teachers:
+            self.teachers[name] = _load(name, self.settings.device)
+        return self.teachers[name]
+
+    def close(self) -> None:
+        for backend in self.teachers.values():
+            backend.close()
+        self.teachers.clear()
 
     def run(self, arm: _Arm, k: int, examples: int) -> Path:
         """Run ``k`` of ``arm``: trained and saved under ``work`` unless already there."""
@@ -220,36 +230,36 @@ class _Trainer:
             self.services.log(f"screen: {out} already trained")
             return out
         student = _load(self.base, self.settings.device)
-        teacher = _load(arm.teacher, self.settings.device) if arm.teacher else None
+        teacher = self.teacher(arm.teacher) if arm.teacher else None
         pairs = list(iter_pairs(bootstrap(arm.records, examples, seed)))
         encoded = encode_examples(student, pairs, config.max_length)
-        task = (self.services.progress or silent)(
-            f"screen: {arm.role} run {k + 1}/{o.runs}, {o.steps} steps", o.steps
-        )
+        start, losses = time.perf_counter(), []
         model = train(
             student, encoded, config, teacher=teacher,
-            progress=lambda *_: task.advance(1, 1, False),
+            progress=lambda step, total, loss: losses.append(loss),
         )  # fmt: skip
-        task.close()
+        # one line per run (the progress bars count prompts, not training steps)
+        self.services.log(
+            f"screen: {arm.role} run {k + 1}/{o.runs}: {o.steps} steps in "
+            f"{time.perf_counter() - start:.1f} s, last loss {losses[-1]:.4g}"
+        )
         location = str(Path(self.base).resolve()) if Path(self.base).exists() else self.base
         save_model(model, student.tokenizer, out, base_location=location)
         mark.write_text(
             json.dumps({"key": key, "role": arm.role, "run": k, "teacher": arm.teacher}) + "\n"
         )
-        for backend in (student, teacher):
-            if backend is not None:
-                backend.close()
+        student.close()
         return out
 
     def _key(self, arm: _Arm, examples: int, config: dict[str, Any]) -> str:
         """What makes a run: the base's and teacher's fingerprints, the records, the
         sample size and the training settings."""
-        from traitgate.models import parse_model_specs
+        from traitgate.models.spec import one_model_spec
 
         digest = hashlib.sha256()
         for name in (self.base, arm.teacher):
             if name:
-                digest.update(parse_model_specs([name])[0].fingerprint().encode())
+                digest.update(one_model_spec(name).fingerprint().encode())
         for record in arm.records:
             digest.update(json.dumps([record["prompt"], record["completion"]]).encode())
         digest.update(json.dumps([examples, config], sort_keys=True).encode())
@@ -311,9 +321,7 @@ def _marked(mark: Path) -> str | None:
 
 
 def _load(name: str, device: str) -> Any:
-    from traitgate.models import load_backend, parse_model_specs
+    from traitgate.models import load_backend
+    from traitgate.models.spec import one_model_spec
 
-    specs = parse_model_specs([name])
-    if len(specs) != 1:
-        raise ConfigError(f"screen: {name!r} names {len(specs)} models; give exactly one")
-    return load_backend(specs[0], device=device)
+    return load_backend(one_model_spec(name), device=device)

@@ -240,12 +240,10 @@ def _answers(args: argparse.Namespace) -> int:
 
 
 def _load(value: str, device: str, architecture: Path | None = None) -> Any:
-    from traitgate.models import load_backend, parse_model_specs
+    from traitgate.models import load_backend
+    from traitgate.models.spec import one_model_spec
 
-    specs = parse_model_specs([value], architecture=architecture)
-    if len(specs) != 1:
-        raise ConfigError(f"{value!r} names {len(specs)} models; give exactly one")
-    return load_backend(specs[0], device=device)
+    return load_backend(one_model_spec(value, architecture=architecture), device=device)
 
 
 def _meter(description: str, unit: str) -> Any:

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from traitgate.errors import ModelError, TraitgateError, first_line
+from traitgate.errors import ConfigError, ModelError, TraitgateError, first_line
 from traitgate.models.fingerprint import file_digest, fingerprint, weight_files
 
 Kind = Literal["hf_dir", "peft", "state_dict", "hub", "inspect", "vllm"]
@@ -105,6 +105,14 @@ class ModelSpec:
             return (fingerprint(files, path) if files else _dir_digest(path))[:16]
         # a weights file: its configuration is beside it or in --model-architecture
         return fingerprint([path], self.architecture or path.parent)[:16]
+
+
+def one_model_spec(value: str, *, architecture: Path | None = None) -> ModelSpec:
+    """The spec of an option that names exactly one model (a glob must match one)."""
+    specs = parse_model_specs([value], architecture=architecture)
+    if len(specs) != 1:
+        raise ConfigError(f"{value!r} names {len(specs)} models; give exactly one")
+    return specs[0]
 
 
 def parse_model_specs(
