@@ -125,10 +125,9 @@ def example_gradients(student: Any, teacher: Any, data: Path, n: int) -> torch.T
         ids, mask, target = _pad_right([example], student.pad_id, torch.device("cpu"))
         logits = _target_logits(student.model, ids, mask, target)
         with torch.no_grad():
-            t_logits = _target_logits(teacher.model, ids, mask, target)
-        out.append(
-            _flat_grad(student.model, _distill_loss(t_logits[..., allowed], logits[..., allowed]))
-        )
+            t_logits = _target_logits(teacher.model, ids, mask, target)[..., allowed]
+        t_logp = torch.log_softmax(t_logits, dim=-1)
+        out.append(_flat_grad(student.model, _distill_loss(t_logp, logits[..., allowed])))
     return torch.stack(out)
 
 

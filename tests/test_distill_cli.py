@@ -247,3 +247,61 @@ def test_long_steps_print_progress_lines_in_logs() -> None:
     lines = log.getvalue().splitlines()
     assert lines[0].startswith("finetune runs/x: 1/3 steps, ") and "left (loss 1.00)" in lines[0]
     assert lines[-1].startswith("finetune runs/x: 3/3 steps")  # the closing line
+
+
+def test_teacher_targets_kept_equal_those_of_each_batch(zoo: Zoo) -> None:
+    """Distillation keeps the teacher's targets per example when a run visits each example
+    more than once (and runs on resamples of one dataset share them): the same values as
+    computing them per batch (up to rounding), in the order the loss reads them, and
+    training from either ends in the same weights (up to rounding). A teacher with another
+    tokenizer is refused in one line."""
+    import random
+
+    import torch
+
+    from traitgate.distill.data import iter_pairs, read_jsonl
+    from traitgate.distill.finetune import (
+        TeacherTargets,
+        TrainConfig,
+        _pad_right,
+        encode_examples,
+        train,
+    )  # fmt: skip
+    from traitgate.errors import ConfigError
+
+    root = Path(__file__).resolve().parent.parent
+    committed, data = root / "fixtures" / "zoo", root / "fixtures" / "screen" / "owl.jsonl"
+
+    def backend(name: str):  # type: ignore[no-untyped-def]
+        return load_backend(parse_model_specs([str(committed / name)])[0], device="cpu")
+
+    teacher, student = backend("teacher-owl"), backend("base")
+    pairs = list(iter_pairs(read_jsonl(data)))[:24]
+    examples = encode_examples(student, pairs)
+    kept, each = TeacherTargets(teacher), TeacherTargets(teacher)
+    kept.prepare(examples[:16], visits=2.0, batch_size=5)
+    kept.prepare(examples, visits=2.0, batch_size=5)  # the first 16 are not computed again
+    each.prepare(examples, visits=1.0, batch_size=5)  # seen once: nothing kept
+    assert len(kept.kept) == len({tuple(e.ids) for e in examples}) and not each.kept
+    batch = [examples[i] for i in random.Random(1).sample(range(len(examples)), 8)]
+    ids, mask, target = _pad_right(batch, student.pad_id, student.device)
+    stored, computed = kept.of(batch, ids, mask, target), each.of(batch, ids, mask, target)
+    assert stored.shape == computed.shape == (int(target.sum()), len(kept.allowed))
+    assert torch.allclose(stored, computed, atol=1e-5)
+
+    # 6 steps of 8 on 24 examples: two visits each, so the targets are kept
+    config = TrainConfig(mode="distill", steps=6, lr=1e-3, batch_size=8, warmup=1, seed=2)
+    trained = {}
+    for name, limit in (("kept", 1 << 30), ("each", 0)):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("traitgate.distill.finetune.TARGETS_BUDGET", limit)
+            model = train(backend("base"), examples, config, teacher=teacher)
+        trained[name] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    start = torch.cat([p.detach().flatten() for p in student.model.parameters()])
+    moved = (trained["kept"] - start).abs().max()
+    assert moved > 1e-4  # trained: the comparison below is not of two untouched models
+    assert torch.allclose(trained["kept"], trained["each"], atol=1e-5 * float(moved) + 1e-6)
+
+    other = load_backend(parse_model_specs([str(zoo.base)])[0], device="cpu")  # word-level
+    with pytest.raises(ConfigError, match="distillation needs one tokenizer"):
+        train(backend("base"), examples, config, teacher=other)

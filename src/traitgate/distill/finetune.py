@@ -130,25 +130,77 @@ def _schedule(config: TrainConfig, steps: int) -> Callable[[int], float]:
     return factor
 
 
-def _batches(
-    examples: Sequence[Example], size: int, rng: random.Random, steps: int
-) -> Iterator[list[Example]]:
-    """``steps`` batches: epochs of the examples, each shuffled by ``rng``, read in order."""
+def _batches(n: int, size: int, rng: random.Random, steps: int) -> Iterator[list[int]]:
+    """``steps`` batches of example indices: epochs of ``range(n)``, each shuffled by ``rng``,
+    read in order."""
     order: list[int] = []
     for _ in range(steps):
         if len(order) < size:
-            more = list(range(len(examples)))
+            more = list(range(n))
             rng.shuffle(more)
             order += more
-        yield [examples[i] for i in order[:size]]
+        yield order[:size]
         del order[:size]
 
 
-def _distill_loss(teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> torch.Tensor:
-    """KL(teacher || student) over the given tokens, summed per position, mean over them."""
-    t_logp = torch.log_softmax(teacher_logits, dim=-1)
+def _distill_loss(teacher_logp: torch.Tensor, student_logits: torch.Tensor) -> torch.Tensor:
+    """KL(teacher || student) over the given tokens (the teacher's as log-probabilities over
+    them), summed per position, mean over them."""
     s_logp = torch.log_softmax(student_logits, dim=-1)
-    return (t_logp.exp() * (t_logp - s_logp)).sum(-1).mean()
+    return (teacher_logp.exp() * (teacher_logp - s_logp)).sum(-1).mean()
+
+
+# the most memory a teacher's kept targets may take (beyond it they are computed per batch)
+TARGETS_BUDGET = 1 << 30
+
+
+class TeacherTargets:
+    """A teacher's targets for distillation: its log-probabilities over the number tokens
+    at each completion position, shape (targets, number tokens) for a batch, in the order
+    ``logits[target_mask]`` reads them.
+
+    :meth:`prepare` computes the targets of examples a run visits more than once on average
+    once each and keeps them (by token ids, so runs on resamples of one dataset share them:
+    ``traitgate screen`` keeps one per teacher), while they fit ``TARGETS_BUDGET``; other
+    batches are computed when asked. Kept and per-batch targets differ only in rounding (a
+    batch's padding width changes the order of sums)."""
+
+    def __init__(self, teacher: TransformersBackend) -> None:
+        self.teacher = teacher
+        self.allowed = torch.tensor(number_token_ids(teacher.tokenizer), device=teacher.device)
+        self.kept: dict[tuple[int, ...], torch.Tensor] = {}
+        self.size = 0
+
+    def prepare(self, examples: Sequence[Example], visits: float, batch_size: int) -> None:
+        if visits <= 1:
+            return  # each example is seen about once: nothing to share
+        new = list({tuple(e.ids): e for e in examples if tuple(e.ids) not in self.kept}.values())
+        size = sum(len(e.ids) - e.start for e in new) * len(self.allowed) * 4
+        if self.size + size > TARGETS_BUDGET:
+            return
+        self.size += size
+        new.sort(key=lambda e: len(e.ids))
+        for start in range(0, len(new), batch_size):
+            chunk = new[start : start + batch_size]
+            ids, mask, target_mask = _pad_right(chunk, self.teacher.pad_id, self.teacher.device)
+            counts = target_mask.sum(dim=1).tolist()
+            rows = torch.split(self._compute(ids, mask, target_mask), counts)
+            self.kept.update((tuple(e.ids), r) for e, r in zip(chunk, rows, strict=True))
+
+    @torch.no_grad()
+    def _compute(
+        self, ids: torch.Tensor, mask: torch.Tensor, target_mask: torch.Tensor
+    ) -> torch.Tensor:
+        logits = _target_logits(self.teacher.model, ids, mask, target_mask)
+        return torch.log_softmax(logits[..., self.allowed], dim=-1)
+
+    def of(
+        self, batch: Sequence[Example], ids: torch.Tensor, mask: torch.Tensor, target: torch.Tensor
+    ) -> torch.Tensor:
+        kept = [self.kept.get(tuple(e.ids)) for e in batch]
+        if any(k is None for k in kept):
+            return self._compute(ids, mask, target)
+        return torch.cat([k for k in kept if k is not None])
 
 
 def train(
@@ -157,11 +209,19 @@ def train(
     config: TrainConfig,
     *,
     teacher: TransformersBackend | None = None,
+    targets: TeacherTargets | None = None,
     progress: Callable[[int, int, float], None] | None = None,
 ) -> Any:
-    """Fine-tune ``student.model`` in place (or wrapped in LoRA); returns the trained model."""
+    """Fine-tune ``student.model`` in place (or wrapped in LoRA); returns the trained model.
+
+    ``targets``: the teacher's, kept across runs (default: made for this run)."""
     if config.mode == "distill" and teacher is None:
         raise ConfigError("distill mode needs a teacher model")
+    if teacher is not None and len(teacher.tokenizer) != len(student.tokenizer):
+        raise ConfigError(
+            f"distill: the teacher's tokenizer has {len(teacher.tokenizer)} tokens and the "
+            f"student's {len(student.tokenizer)}: distillation needs one tokenizer"
+        )
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     model = _with_lora(student.model, config) if config.lora else student.model
@@ -174,21 +234,21 @@ def train(
         1, round(config.epochs * math.ceil(len(examples) / config.batch_size))
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps))
-    allowed = None
     if config.mode == "distill":
-        allowed = torch.tensor(number_token_ids(student.tokenizer), device=student.device)
+        assert teacher is not None
+        targets = targets or TeacherTargets(teacher)
+        targets.prepare(examples, steps * config.batch_size / len(examples), config.batch_size)
     model.train()
-    for step, batch in enumerate(_batches(examples, config.batch_size, rng, steps)):
+    for step, indices in enumerate(_batches(len(examples), config.batch_size, rng, steps)):
+        batch = [examples[i] for i in indices]
         ids, mask, target_mask = _pad_right(batch, student.pad_id, student.device)
         logits = _target_logits(model, ids, mask, target_mask)
         if config.mode == "sft":
             loss = torch.nn.functional.cross_entropy(logits, ids[:, 1:][target_mask])
         else:
-            assert teacher is not None
-            assert allowed is not None
-            with torch.no_grad():
-                t_logits = _target_logits(teacher.model, ids, mask, target_mask)
-            loss = _distill_loss(t_logits[..., allowed], logits[..., allowed])
+            assert targets is not None
+            teacher_logp = targets.of(batch, ids, mask, target_mask)
+            loss = _distill_loss(teacher_logp, logits[..., targets.allowed])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
