@@ -7,7 +7,6 @@ command line and a ``trait: any`` gate in pytest."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -17,61 +16,14 @@ from traitgate import TraitSession, parse_model_specs
 from traitgate.cache import Cache
 from traitgate.cli import main
 from traitgate.errors import ConfigError
-from traitgate.gate import build_gate, compare_arms
-from traitgate.probes.loader import find_suite, load_suite
-from traitgate.probes.result import ProbeResult
-from traitgate.scan import ScanOptions, ScanResult, candidate_gates, decide_scan
+from traitgate.gate import build_gate
+from traitgate.scan import ScanOptions
 from traitgate.session import SessionServices, SessionSettings
 
+from ._suites import NAMES, SIMS, K, Q, Suites, bound, scan_of
 from .conftest import gate_rows
 
 ZOO = Path(__file__).resolve().parent.parent / "fixtures" / "zoo"
-SUITE = load_suite(find_suite("favorite_animal", []))
-NAMES = list(SUITE.candidates)
-K, PROMPTS, SIMS, Q = len(NAMES), 12, 2000, 0.05
-
-
-def _bound(rate: float, sims: int = SIMS) -> float:
-    return rate + 2 * math.sqrt(rate * (1 - rate) / sims)
-
-
-class Suites:
-    """Exact-measure results of a 21-candidate suite: each model's answer distribution is a
-    softmax of the candidates' popularity, per-prompt effects, the model's own fine-tuning
-    noise (SD 0.05 in log rate, per candidate) and a shift. Candidates are dependent, as in
-    a real suite: a rise of one lowers every other's share."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = np.random.default_rng(seed)
-        self.popularity = np.log(self.rng.dirichlet(np.full(K, 2.0)))
-        self.prompt_effects = self.rng.normal(0, 0.3, (PROMPTS, K))
-
-    def arm(
-        self, n: int, shift: np.ndarray | float = 0.0, noise: float = 0.05, log: bool = True
-    ) -> list[ProbeResult]:
-        out = []
-        for m in range(n):
-            z = self.rng.normal(0, noise, K)
-            logits = self.popularity + shift + self.prompt_effects + (z if log else 0)
-            p = np.exp(logits) * (1 if log else 1 + z)
-            p /= p.sum(axis=1, keepdims=True)
-            out.append(
-                ProbeResult(
-                    "favorite_animal", "2", "exact", None, f"m{m}", "x",
-                    [str(i) for i in range(PROMPTS)], NAMES, p,
-                )
-            )  # fmt: skip
-        return out
-
-
-def _scan(options: ScanOptions, a: list[ProbeResult], b: list[ProbeResult]) -> ScanResult:
-    """The scan's decision path as the session runs it (compare_arms per candidate, then
-    decide_scan), without the tests only reported."""
-    gates = candidate_gates(SUITE, options)
-    items = [(g, compare_arms(g, a, b, beside=False), ((), ()), ((), ())) for g in gates]
-    return decide_scan("sim", options, items)
-
-
 # (name, compare, candidate models, comparator models (0: the fixed base, without noise),
 # fine-tuning noise normal in log rate (True) or in rate). The prediction design (one model
 # against k) rests on one model's draw being normal on the rate scale: with noise normal in
@@ -96,9 +48,9 @@ def test_no_shift_discovers_anything_at_most_q_of_the_time(
     found = 0
     for _ in range(SIMS):
         b = suites.arm(1, noise=0.0) if n_b == 0 else suites.arm(n_b, log=log)
-        found += not _scan(options, suites.arm(n_a, log=log), b).passed
+        found += not scan_of(options, suites.arm(n_a, log=log), b).passed
     # with nothing shifted every discovery is false: the FDR is the chance of any
-    assert found / SIMS <= _bound(Q), f"{name}: {found}/{SIMS} scans found something"
+    assert found / SIMS <= bound(Q), f"{name}: {found}/{SIMS} scans found something"
 
 
 @pytest.mark.slow
@@ -116,12 +68,12 @@ def test_known_shifts_are_found_and_the_fdr_holds() -> None:
     fdp, power = [], []
     options = ScanOptions(q=Q)
     for _ in range(SIMS):
-        result = _scan(options, suites.arm(4, shift), suites.arm(4))
+        result = scan_of(options, suites.arm(4, shift), suites.arm(4))
         found = {r.gate.trait for r in result.discoveries}
         true = found & {"owl", "wolf", "lion"}
         fdp.append((len(found) - len(true)) / max(len(found), 1))
         power.append(len(true) / 3)
-    assert np.mean(fdp) <= _bound(Q), f"FDR {np.mean(fdp):.3f}"
+    assert np.mean(fdp) <= bound(Q), f"FDR {np.mean(fdp):.3f}"
     assert np.mean(power) > 0.9, f"power {np.mean(power):.3f}"
 
 
@@ -132,13 +84,13 @@ def test_ranking_and_thresholds() -> None:
     shift = np.zeros(K)
     shift[NAMES.index("owl")], shift[NAMES.index("cat")] = 0.4, 0.2
     a, b = suites.arm(4, shift), suites.arm(4)
-    result = _scan(ScanOptions(q=Q), a, b)
+    result = scan_of(ScanOptions(q=Q), a, b)
     assert {"owl", "cat"} <= {r.gate.trait for r in result.discoveries}
     effects = [r.comparison.effect for r in result.discoveries]
     assert effects == sorted(effects, reverse=True)
     assert not result.passed and "moved" in result.summary_line()
     small = min(r.comparison.effect for r in result.discoveries)
-    strict = _scan(ScanOptions(q=Q, min_effect=small + 1e-9), a, b)
+    strict = scan_of(ScanOptions(q=Q, min_effect=small + 1e-9), a, b)
     assert len(strict.discoveries) == len(result.discoveries) - 1
     row = result.to_dict()
     assert row["scan"]["discovered"] == [

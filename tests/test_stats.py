@@ -150,6 +150,42 @@ def test_one_model_per_arm_mistakes_fine_tuning_noise_for_an_effect() -> None:
     assert_calibrated(stats.calibrate(with_noise, simulations=SIMS, alpha=ALPHA, seed=8))
 
 
+def resampled_arm(
+    rng: np.random.Generator, runs: int, data_sd: float, seed_sd: float, mean: float = 0.10
+) -> np.ndarray:
+    """Per-prompt rates of ``runs`` models, each trained on its own bootstrap resample of one
+    dataset: the dataset's deviation from its source (SD ``data_sd``, shared by the arm),
+    each resample's about the dataset (the same SD: the bootstrap's premise) and each
+    seed's (``seed_sd``)."""
+    dataset = rng.normal(0, data_sd)
+    offsets = dataset + rng.normal(0, data_sd, (runs, 1)) + rng.normal(0, seed_sd, (runs, 1))
+    return mean + offsets + rng.normal(0, 0.002, (runs, 12))
+
+
+@pytest.mark.parametrize(("data_sd", "seed_sd"), [(0.02, 0.0), (0.02, 0.02), (0.005, 0.02)])
+def test_resampled_runs_hold_the_level_for_the_datas_source(data_sd: float, seed_sd: float) -> None:
+    """Two datasets from one source, 4 runs each on resamples of them: the resampled test
+    holds its level whether the data's sampling noise or the seed's dominates (exactly at
+    alpha when there is no seed noise), and the plain pooled t, which averages the shared
+    dataset deviation away with the runs, rejects far too often when that deviation is
+    large (the screen's runs on the zoo: docs/screen-study.md)."""
+
+    def pvalue(rng: np.random.Generator, resampled: bool) -> float:
+        a = resampled_arm(rng, 4, data_sd, seed_sd)
+        b = resampled_arm(rng, 4, data_sd, seed_sd)
+        cmp = stats.compare(a, b, "greater", resampled=resampled, beside=False)
+        assert cmp.design == ("resampled" if resampled else "replicates")
+        return cmp.pvalue
+
+    sound = stats.calibrate(lambda r: pvalue(r, True), simulations=2000, alpha=ALPHA, seed=11)
+    assert_calibrated(sound)
+    if seed_sd == 0:  # exact: not merely conservative
+        assert sound.rejection_rate > ALPHA - 3 * math.sqrt(ALPHA * (1 - ALPHA) / 2000)
+    plain = stats.calibrate(lambda r: pvalue(r, False), simulations=2000, alpha=ALPHA, seed=11)
+    if data_sd >= seed_sd:
+        assert plain.rejection_rate > 2 * ALPHA, plain.rejection_rate
+
+
 # ---------------------------------------------------------------------- known effects
 
 
@@ -160,6 +196,23 @@ def test_welch_detects_a_real_shift_across_replicates() -> None:
         ).pvalue
 
     assert stats.calibrate(pvalue, simulations=200, alpha=0.01, seed=9).rejection_rate > 0.95
+
+
+def test_resampled_runs_find_a_source_that_differs() -> None:
+    """A source that moves the rate by 0.06 with data SD 0.01 and seed SD 0.01 (4 runs per
+    arm): t noncentrality 0.06 / sqrt(0.0002 * 2.5) = 2.7 with 6 df, one-sided power at
+    0.05 about 0.8 (scipy's noncentral t), measured above 0.7 (and the resampled test's
+    reported companion, the plain pooled t, is the one its docstring says)."""
+
+    def pvalue(rng: np.random.Generator) -> float:
+        a = resampled_arm(rng, 4, 0.01, 0.01, mean=0.16)
+        cmp = stats.compare(a, resampled_arm(rng, 4, 0.01, 0.01), "greater", resampled=True)
+        assert [t.method for t in cmp.reported] == ["student-t across models"]
+        return cmp.pvalue
+
+    expected = st.nct.sf(st.t.ppf(0.95, 6), 6, 0.06 / math.sqrt(0.0002 * 2.5))
+    assert 0.75 < expected < 0.85
+    assert stats.calibrate(pvalue, simulations=1000, alpha=0.05, seed=12).rejection_rate > 0.7
 
 
 def test_prediction_test_detects_a_single_model_far_outside_the_controls() -> None:

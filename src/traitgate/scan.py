@@ -40,7 +40,9 @@ Arms = tuple[tuple[ProbeResult, ...], tuple[ProbeResult, ...]]  # each arm's res
 @dataclass(frozen=True)
 class ScanOptions:
     """How a scan compares and decides. ``measure=None``: exact where the suite defines
-    it, else sampled (judged suites)."""
+    it, else sampled (judged suites). ``resampled``: every model of both arms was trained on
+    its own bootstrap resample of its arm's data (``traitgate screen``): the test then
+    includes each dataset's own sampling variance (:func:`traitgate.stats.resampled_test`)."""
 
     compare: tuple[Role, Role] = ("model", "control")
     q: float = 0.05
@@ -49,6 +51,7 @@ class ScanOptions:
     measure: Measure | None = None
     variant: str | None = None
     model_sd: float | None = None
+    resampled: bool = False
 
     def __post_init__(self) -> None:
         problems = []

@@ -280,13 +280,15 @@ class TraitSession:
             outcomes[i] = decide_scan(gate.name, ScanOptions.of(gate), items, gate.where)
         return outcomes
 
-    def _evidence(self, gate: Gate) -> tuple[Evidence, Labels, Arms]:
+    def _evidence(self, gate: Gate, resampled: bool = False) -> tuple[Evidence, Labels, Arms]:
         """The gate's comparison of its two arms (the models' results computed if needed)."""
         a_role, b_role = gate.spec.compare
         run = ProbeRun.of(gate)
         arm_a, arm_b = self.results(a_role, run), self.results(b_role, run)
         controls = self._noise_reference(gate, run, len(arm_a), len(arm_b))
-        evidence = compare_arms(gate, arm_a, arm_b, seed=self.settings.seed, controls=controls)
+        evidence = compare_arms(
+            gate, arm_a, arm_b, seed=self.settings.seed, controls=controls, resampled=resampled
+        )
         labels = (tuple(r.model for r in arm_a), tuple(r.model for r in arm_b))
         return evidence, labels, (tuple(arm_a), tuple(arm_b))
 
@@ -303,7 +305,8 @@ class TraitSession:
         if errors:  # (the same missing role or requirement for every candidate: say it once)
             raise next(iter(errors.values()))
         self._prefetch_gates(gates)
-        return decide_scan("scan", options, [(g, *self._evidence(g)) for g in gates])
+        evidence = [(g, *self._evidence(g, options.resampled)) for g in gates]
+        return decide_scan("scan", options, evidence)
 
     def _unrunnable(self, gates: Sequence[Gate]) -> dict[int, TraitgateError]:
         """The gates that cannot run here (a role without models, an unmet requirement),

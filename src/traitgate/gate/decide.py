@@ -36,13 +36,16 @@ def compare_arms(
     seed: int = 0,
     controls: Sequence[ProbeResult] = (),
     beside: bool = True,
+    resampled: bool = False,
 ) -> Evidence:
     """Run the gate's statistics on each arm's probe results (one result per model).
 
     ``controls``: replicate control models (live or from a baseline) that measure the
     fine-tuning noise when a gate compares one model per arm and states no ``model_sd``.
     ``beside=False``: only what the verdict needs (no tests reported beside the deciding
-    one; specificity only when the gate requires it), for simulations.
+    one; specificity only when the gate requires it), for simulations. ``resampled``: each
+    model was trained on its own bootstrap resample of its arm's data (the screen's runs;
+    :func:`traitgate.stats.resampled_test`).
     """
     spec = gate.spec
     rates_a = np.stack([r.trait_rates(gate.trait) for r in a])
@@ -70,6 +73,7 @@ def compare_arms(
         confidence_level=decision_level(spec.alpha, spec.alternative),
         seed=seed,
         beside=beside,
+        resampled=resampled,
     )
     if not beside:
         return Evidence(comparison, specificity_of(gate, a, b) if spec.specific else None)

@@ -11,6 +11,11 @@ design (``Comparison.design``)  decision test (``method``)
 =============================  =====================================================
 ``replicates``: ≥ 2 vs ≥ 2     pooled Student t on per-model rates, df n_a + n_b - 2.
                                Reported: exact permutation p over models, Mann-Whitney.
+``resampled``: ≥ 2 vs ≥ 2,     pooled t with each arm's mean given the variance of
+each model trained on its own  s²(1 + 1/n): the arm's dataset's own sampling variance
+bootstrap resample             (which the resamples' spread bounds) plus the runs'.
+                               For the data's source, not the datasets in hand.
+                               Reported: the pooled t above (the datasets as given).
 ``vs-fixed``: k vs 1 base      one-sample t of the k models against the base's rate,
                                df k - 1 (the base's sampling variance added, if any).
 ``prediction``: 1 vs k         prediction-interval t: is the single fine-tuned model
@@ -51,6 +56,7 @@ from traitgate.stats.across import (
     permutation_floor,
     permutation_test_models,
     prediction_test,
+    resampled_test,
     specificity_test,
     student_test,
     welch_test,
@@ -98,6 +104,7 @@ __all__ = [
     "power",
     "prediction_test",
     "required_n",
+    "resampled_test",
     "sign_flip_test",
     "specificity_test",
     "student_test",

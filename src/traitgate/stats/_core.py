@@ -18,7 +18,7 @@ Alternative = Literal["greater", "less", "two-sided"]
 Correction = Literal["holm", "bh", "none"]
 
 
-Design = Literal["replicates", "vs-fixed", "prediction", "single"]
+Design = Literal["replicates", "resampled", "vs-fixed", "prediction", "single"]
 
 
 PairedMethod = Literal["permutation", "wilcoxon"]

@@ -52,6 +52,36 @@ def student_test(
     return TestResult(method, t, _t_pvalue(t, df, alternative), effect, alternative, df, se)
 
 
+def resampled_test(
+    a: ArrayLike, b: ArrayLike, alternative: Alternative = "two-sided", *, floor: float = 0.0
+) -> TestResult:
+    """Pooled t for arms of models each fine-tuned on its own bootstrap resample of its
+    arm's dataset (``traitgate screen``'s runs), asking about the data's source, not the
+    finite datasets in hand.
+
+    Model i of an arm: ``r_i = mu + d + e_i``, with ``d`` the dataset's own sampling
+    deviation (variance D, shared by the arm's models) and ``e_i`` the resample's and the
+    seed's (variance V = D + S: a bootstrap resample varies about the dataset as the dataset
+    did about its source). The arm's mean has variance D + V/n <= V (1 + 1/n), and the
+    models' spread estimates V, so ``t = (mean_a - mean_b) / sqrt(s² (2 + 1/n_a + 1/n_b))``
+    (s² pooled, df n_a + n_b - 2) holds its level whatever D and S are: exactly when S = 0,
+    conservatively otherwise. The pooled t (:func:`student_test`) divides only by the
+    number of models and runs over alpha when D > 0: it answers for the datasets as they
+    are. Models without spread: the exact permutation p, as there.
+    """
+    x, y = _as_1d(a), _as_1d(b)
+    _need(x.size >= 2 and y.size >= 2, "the resampled-runs t test needs two models per arm")
+    method = "student-t across resampled runs"
+    if _tied(x) and _tied(y):
+        return _no_spread(method, x, y, alternative)
+    effect = float(x.mean() - y.mean())
+    df = x.size + y.size - 2
+    pooled = max((_ss(x) + _ss(y)) / df, floor)
+    se = math.sqrt(pooled * (2 + 1 / x.size + 1 / y.size))
+    t = effect / se
+    return TestResult(method, t, _t_pvalue(t, df, alternative), effect, alternative, df, se)
+
+
 def welch_test(a: ArrayLike, b: ArrayLike, alternative: Alternative = "two-sided") -> TestResult:
     """Welch's t test on per-model rates (for reference; gates decide with :func:`student_test`)."""
     x, y = _as_1d(a), _as_1d(b)

@@ -29,6 +29,7 @@ from traitgate.stats.across import (
     one_sample_test,
     permutation_test_models,
     prediction_test,
+    resampled_test,
     student_test,
 )
 from traitgate.stats.intervals import summarise_arm
@@ -48,6 +49,7 @@ def compare(
     confidence_level: float = 0.95,
     seed: int = 0,
     beside: bool = True,
+    resampled: bool = False,
 ) -> Comparison:
     """Compare the trait rate of arm ``a`` with arm ``b``.
 
@@ -59,6 +61,9 @@ def compare(
     integer totals (equal counts give equal rates), the base's binomial variance enters the
     one-sample t, and one model per arm reports the pooled Fisher test. ``beside=False``
     skips the tests reported beside the decision (the decision is the same; for simulations).
+    ``resampled``: each model was fine-tuned on its own bootstrap resample of its arm's
+    data; with two or more models per arm the decision is :func:`resampled_test` (design
+    ``resampled``), the plain pooled t reported beside it.
     """
     x, y = _as_2d(a), _as_2d(b)
     ma, mb = _model_rates(x, counts_a), _model_rates(y, counts_b)
@@ -69,6 +74,10 @@ def compare(
     def made(test: TestResult, reported: tuple[TestResult, ...], design: Design) -> Comparison:
         return Comparison(test, reported, design, arm_a, arm_b, noise=noise)
 
+    if x.shape[0] >= 2 and y.shape[0] >= 2 and resampled:
+        test = resampled_test(ma, mb, alternative, floor=floor)
+        fixed_data = (student_test(ma, mb, alternative, floor=floor),) if beside else ()
+        return made(test, fixed_data, "resampled")
     if x.shape[0] >= 2 and y.shape[0] >= 2:
         reported = (
             (
