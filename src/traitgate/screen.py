@@ -5,9 +5,17 @@ The screen trains ``runs`` short fine-tunes of the base on the data and as many 
 reference (run k of both arms shares its seed: the same initialisation of anything trained
 from scratch, the same batch order), each on a bootstrap sample of its dataset (examples
 drawn with replacement), then scans the data runs against the reference runs: every
-candidate of the probe(s), the replicates design of the gates (each run is one model), BH
-across all candidates. A candidate is *flagged* when the scan discovers it; the runs'
-spread carries both the fine-tuning noise and the data's sampling noise.
+candidate of the probe(s), each run one model, BH across all candidates. A candidate is
+*flagged* when the scan discovers it.
+
+The question is about the data's source (would data like this teach the trait?), not the
+two finite datasets: each dataset deviates from its source by its own sampling noise,
+shared by all of its arm's runs, which averaging runs does not remove. The runs' spread
+(resample plus seed) bounds it, so the test gives each arm's mean the variance of one run
+plus the runs' average (:func:`traitgate.stats.resampled_test`). Measured on the zoo
+(``bench/screen_null.py``, docs/screen-study.md): two halves of one teacher's numbers
+differ by about twice what the runs' average alone allows, and the plain pooled t flagged
+something in 7 of 40 such screens; this test in none.
 
 Why short runs and not one gradient (issue 17, docs/screen-study.md): on the zoo the
 first-order change (the data's loss gradient against each candidate's log-rate gradient at
@@ -25,6 +33,7 @@ filter`` (its records carry ``numbers``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -199,15 +208,20 @@ class _Trainer:
     work: Path
     settings: SessionSettings
     services: SessionServices
-    teachers: dict[str, Any] = field(default_factory=dict)  # loaded once, read only
+    # each teacher loaded once, with its distillation targets (kept across the runs: they
+    # resample one dataset)
+    teachers: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
-    def teacher(self, name: str) -> Any:
+    def teacher(self, name: str) -> tuple[Any, Any]:
+        from traitgate.distill.finetune import TeacherTargets
+
         if name not in self.teachers:
-            self.teachers[name] = _load(name, self.settings.device)
+            backend = _load(name, self.settings.device)
+            self.teachers[name] = (backend, TeacherTargets(backend))
         return self.teachers[name]
 
     def close(self) -> None:
-        for backend in self.teachers.values():
+        for backend, _ in self.teachers.values():
             backend.close()
         self.teachers.clear()
 
@@ -230,12 +244,12 @@ class _Trainer:
             self.services.log(f"screen: {out} already trained")
             return out
         student = _load(self.base, self.settings.device)
-        teacher = self.teacher(arm.teacher) if arm.teacher else None
+        teacher, targets = self.teacher(arm.teacher) if arm.teacher else (None, None)
         pairs = list(iter_pairs(bootstrap(arm.records, examples, seed)))
         encoded = encode_examples(student, pairs, config.max_length)
         start, losses = time.perf_counter(), []
         model = train(
-            student, encoded, config, teacher=teacher,
+            student, encoded, config, teacher=teacher, targets=targets,
             progress=lambda step, total, loss: losses.append(loss),
         )  # fmt: skip
         # one line per run (the progress bars count prompts, not training steps)
@@ -307,7 +321,9 @@ class _Trainer:
             "model": parse_model_specs([str(p) for p in runs[0]]),
             "control": parse_model_specs([str(p) for p in runs[1]]),
         }
-        return TraitSession(roles, self.settings, self.services).scan(probes, self.options.scan)
+        # every run trained on its own resample: the test counts the data's sampling variance
+        options = dataclasses.replace(self.options.scan, resampled=True)
+        return TraitSession(roles, self.settings, self.services).scan(probes, options)
 
 
 def _marked(mark: Path) -> str | None:
