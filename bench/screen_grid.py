@@ -9,8 +9,10 @@ Rows: the owl and wolf teachers' numbers against the neutral teacher's (distille
 default reference (the same numbers distilled from the base), and sft on the owl numbers
 against the base's own filtered answers. The wolf numbers are made as bench/screen_study.py
 makes them (the committed wolf teacher, 1,500 prompts, the published filter, 600 kept).
-Prints a markdown table: what was flagged, and the trait's rank by effect, specificity
-rank, effect and adjusted p.
+Prints a markdown table: what was flagged, the trait's rank by effect, specificity rank,
+effect and adjusted p, and the correlation over the 21 animals of the screen's log-rate
+shifts with what training did (the zoo's 4 students of that trait minus its 4 controls,
+all from `base`, in log rate; the study's first question).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from screen_study import write_data  # (bench/, the script's folder, is on the path)
+import numpy as np
+from screen_study import log_rates, write_data  # (bench/, the script's folder, is on the path)
 
 from traitgate.cache import Cache
 from traitgate.screen import ScreenOptions, ScreenResult, screen
@@ -91,6 +94,24 @@ def _data(name: str, work: Path, wolf: Path | None) -> Path:
     return DATA / f"{name}.jsonl"
 
 
+def _students_shift(trait: str) -> dict[str, float]:
+    """Each animal's log-rate shift of the zoo's students of ``trait`` against its controls."""
+    from traitgate.probes.loader import find_suite, load_suite
+
+    suite = load_suite(find_suite("favorite_animal"))
+    students = log_rates(sorted(ZOO.glob(f"{trait}-student-s*")), suite)
+    controls = log_rates(sorted(ZOO.glob("control-s[0-3]")), suite)
+    return dict(zip(suite.candidates, (students - controls).tolist(), strict=True))
+
+
+def _correlation(result: ScreenResult, shift: dict[str, float]) -> float:
+    spec = result.scan.shifts[0].specificity
+    assert spec is not None
+    effects = dict(spec.effects)
+    names = list(shift)
+    return float(np.corrcoef([effects[n] for n in names], [shift[n] for n in names])[0, 1])
+
+
 def _cell(result: ScreenResult, trait: str) -> str:
     shifts = result.scan.shifts
     mine = next(r for r in shifts if r.gate.trait == trait)
@@ -109,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = _rows(args.rows)
     wolf = write_data(args.work / "data")["wolf"] if any(r.data == "wolf" for r in rows) else None
     cache = Cache(args.work / "cache")
+    shifts = {t: _students_shift(t) for t in ("owl", "wolf")}
     print("| data vs reference | base | steps, lr | flagged | the trait: rank by effect, "
-          "specificity rank, effect, adj. p | lead | s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+          "specificity rank, effect, adj. p | lead | r with students | s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for i, row in enumerate(rows):
         teachers = {n: str(ZOO / f"teacher-{n}") for n in (row.teacher, row.reference_teacher) if n}
         reference = _data(row.reference, args.work, wolf) if row.reference else None
@@ -128,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         lead = result.scan.lead.gate.trait
         print(
             f"| {row.label} | `{row.base}` | {row.steps}, {row.lr:g} | {flagged} | "
-            f"{_cell(result, row.trait)} | {lead} | {result.seconds:.0f} |",
+            f"{_cell(result, row.trait)} | {lead} | "
+            f"{_correlation(result, shifts[row.trait]):+.2f} | {result.seconds:.0f} |",
             flush=True,
         )
     return 0
