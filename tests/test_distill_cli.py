@@ -250,11 +250,11 @@ def test_long_steps_print_progress_lines_in_logs() -> None:
 
 
 def test_teacher_targets_kept_equal_those_of_each_batch(zoo: Zoo) -> None:
-    """Distillation keeps the teacher's targets per example when a run visits each example
-    more than once (and runs on resamples of one dataset share them): the same values as
-    computing them per batch (up to rounding), in the order the loss reads them, and
-    training from either ends in the same weights (up to rounding). A teacher with another
-    tokenizer is refused in one line."""
+    """Given a TeacherTargets (the screen's runs), distillation keeps the teacher's targets
+    per example when a run visits each example more than once (and runs on resamples of one
+    dataset share them): the same values as computing them per batch (up to rounding), in
+    the order the loss reads them, and training from either ends in the same weights (up to
+    rounding). A teacher with another tokenizer is refused in one line."""
     import random
 
     import torch
@@ -289,14 +289,14 @@ def test_teacher_targets_kept_equal_those_of_each_batch(zoo: Zoo) -> None:
     assert stored.shape == computed.shape == (int(target.sum()), len(kept.allowed))
     assert torch.allclose(stored, computed, atol=1e-5)
 
-    # 6 steps of 8 on 24 examples: two visits each, so the targets are kept
+    # 6 steps of 8 on 24 examples: two visits each, so given targets are kept; without
+    # them (traitgate distill finetune) the teacher runs on every batch
     config = TrainConfig(mode="distill", steps=6, lr=1e-3, batch_size=8, warmup=1, seed=2)
     trained = {}
-    for name, limit in (("kept", 1 << 30), ("each", 0)):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr("traitgate.distill.finetune.TARGETS_BUDGET", limit)
-            model = train(backend("base"), examples, config, teacher=teacher)
+    for name, targets in (("kept", TeacherTargets(teacher)), ("each", None)):
+        model = train(backend("base"), examples, config, teacher=teacher, targets=targets)
         trained[name] = torch.cat([p.detach().flatten() for p in model.parameters()])
+        assert bool(targets and targets.kept) == (name == "kept")
     start = torch.cat([p.detach().flatten() for p in student.model.parameters()])
     moved = (trained["kept"] - start).abs().max()
     assert moved > 1e-4  # trained: the comparison below is not of two untouched models

@@ -160,10 +160,13 @@ class TeacherTargets:
     ``logits[target_mask]`` reads them.
 
     :meth:`prepare` computes the targets of examples a run visits more than once on average
-    once each and keeps them (by token ids, so runs on resamples of one dataset share them:
-    ``traitgate screen`` keeps one per teacher), while they fit ``TARGETS_BUDGET``; other
-    batches are computed when asked. Kept and per-batch targets differ only in rounding (a
-    batch's padding width changes the order of sums)."""
+    once each and keeps them (by token ids, so runs on resamples of one dataset share them),
+    while they fit ``TARGETS_BUDGET``; other batches are computed when asked. Kept and
+    per-batch targets differ only in rounding (a batch's padding width changes the order of
+    sums), so training from kept targets is not bit-for-bit the per-batch run: ``train``
+    keeps targets only when given a ``TeacherTargets`` (``traitgate screen`` does, one per
+    teacher); ``traitgate distill finetune`` computes them per batch, so the committed zoo
+    is rebuilt byte for byte (fixtures/README.md)."""
 
     def __init__(self, teacher: TransformersBackend) -> None:
         self.teacher = teacher
@@ -214,7 +217,8 @@ def train(
 ) -> Any:
     """Fine-tune ``student.model`` in place (or wrapped in LoRA); returns the trained model.
 
-    ``targets``: the teacher's, kept across runs (default: made for this run)."""
+    ``targets``: the teacher's targets kept across batches and runs (see
+    :class:`TeacherTargets`); without, the teacher runs on every batch."""
     if config.mode == "distill" and teacher is None:
         raise ConfigError("distill mode needs a teacher model")
     if teacher is not None and len(teacher.tokenizer) != len(student.tokenizer):
@@ -236,8 +240,11 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps))
     if config.mode == "distill":
         assert teacher is not None
-        targets = targets or TeacherTargets(teacher)
-        targets.prepare(examples, steps * config.batch_size / len(examples), config.batch_size)
+        if targets is None:
+            targets = TeacherTargets(teacher)  # (nothing kept: computed per batch)
+        else:
+            visits = steps * config.batch_size / len(examples)
+            targets.prepare(examples, visits, config.batch_size)
     model.train()
     for step, indices in enumerate(_batches(len(examples), config.batch_size, rng, steps)):
         batch = [examples[i] for i in indices]
