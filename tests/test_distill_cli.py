@@ -305,3 +305,29 @@ def test_teacher_targets_kept_equal_those_of_each_batch(zoo: Zoo) -> None:
     other = load_backend(parse_model_specs([str(zoo.base)])[0], device="cpu")  # word-level
     with pytest.raises(ConfigError, match="distillation needs one tokenizer"):
         train(backend("base"), examples, config, teacher=other)
+
+
+def test_out_of_memory_while_training_is_one_line_naming_the_remedies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fine-tune that runs out of device memory (a 7B base without --lora) ends in one
+    line saying what to change (no progress line before it), exit 2, and writes no
+    model."""
+    import torch
+
+    from traitgate.distill import finetune
+
+    def oom(*args: object, **kwargs: object) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(finetune, "_target_logits", oom)
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "student"
+    argv = ["distill", "finetune", "--base", str(root / "fixtures" / "zoo" / "base"),
+            "--data", str(root / "fixtures" / "screen" / "owl.jsonl"), "--mode", "sft",
+            "--steps", "2", "--batch-size", "4", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("traitgate: out of memory fine-tuning")
+    assert "trainable parameters, batch 4" in err and "--lora" in err
+    assert not (out / "model.safetensors").exists()

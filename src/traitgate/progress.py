@@ -151,17 +151,19 @@ class Meter:
             line += f" ({self.postfix})"
         print(line, file=self.stream, flush=True)
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """End the bar, or print the final line (not when the step failed: its error is
+        the line that matters, and "0/0 steps" before it would only mislead)."""
         if self._bar is not None:
             self._bar.close()
-        else:
+        elif not failed:
             self._line()
 
     def __enter__(self) -> Meter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: object, *exc: object) -> None:
+        self.close(failed=kind is not None)
 
 
 __all__ = ["BarTask", "LineTask", "Meter", "Task", "TaskFactory", "bars", "lines", "silent"]

@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 import torch
 
-from traitgate.errors import ConfigError
+from traitgate.errors import ConfigError, ModelError
+from traitgate.models._sampling import is_oom
 from traitgate.models.base import Prompt
 from traitgate.models.hf import TransformersBackend
 from traitgate.models.hf_loading import no_progress_bars
@@ -206,6 +207,18 @@ class TeacherTargets:
         return torch.cat([k for k in kept if k is not None])
 
 
+def _check_teacher(
+    student: TransformersBackend, teacher: TransformersBackend | None, mode: Mode
+) -> None:
+    if mode == "distill" and teacher is None:
+        raise ConfigError("distill mode needs a teacher model")
+    if teacher is not None and len(teacher.tokenizer) != len(student.tokenizer):
+        raise ConfigError(
+            f"distill: the teacher's tokenizer has {len(teacher.tokenizer)} tokens and the "
+            f"student's {len(student.tokenizer)}: distillation needs one tokenizer"
+        )
+
+
 def train(
     student: TransformersBackend,
     examples: Sequence[Example],
@@ -219,13 +232,7 @@ def train(
 
     ``targets``: the teacher's targets kept across batches and runs (see
     :class:`TeacherTargets`); without, the teacher runs on every batch."""
-    if config.mode == "distill" and teacher is None:
-        raise ConfigError("distill mode needs a teacher model")
-    if teacher is not None and len(teacher.tokenizer) != len(student.tokenizer):
-        raise ConfigError(
-            f"distill: the teacher's tokenizer has {len(teacher.tokenizer)} tokens and the "
-            f"student's {len(student.tokenizer)}: distillation needs one tokenizer"
-        )
+    _check_teacher(student, teacher, config.mode)
     rng = random.Random(config.seed)
     torch.manual_seed(config.seed)
     model = _with_lora(student.model, config) if config.lora else student.model
@@ -246,27 +253,48 @@ def train(
             visits = steps * config.batch_size / len(examples)
             targets.prepare(examples, visits, config.batch_size)
     model.train()
-    for step, indices in enumerate(_batches(len(examples), config.batch_size, rng, steps)):
-        batch = [examples[i] for i in indices]
-        ids, mask, target_mask = _pad_right(batch, student.pad_id, student.device)
-        logits = _target_logits(model, ids, mask, target_mask)
-        if config.mode == "sft":
-            loss = torch.nn.functional.cross_entropy(logits, ids[:, 1:][target_mask])
-        else:
-            assert targets is not None
-            teacher_logp = targets.of(batch, ids, mask, target_mask)
-            loss = _distill_loss(teacher_logp, logits[..., targets.allowed])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
-        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        if progress:
-            progress(step + 1, steps, float(loss.detach()))
+    try:
+        for step, indices in enumerate(_batches(len(examples), config.batch_size, rng, steps)):
+            batch = [examples[i] for i in indices]
+            loss = _loss(model, student, batch, config.mode, targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            if progress:
+                progress(step + 1, steps, float(loss.detach()))
+    except (torch.OutOfMemoryError, RuntimeError) as exc:
+        if not is_oom(exc):
+            raise
+        trainable = sum(p.numel() for p in params)
+        raise ModelError(
+            f"out of memory fine-tuning {student.label} on {student.device} ({trainable:,} "
+            f"trainable parameters, batch {config.batch_size}): train an adapter (--lora), "
+            "use a smaller --batch-size, or a larger device"
+        ) from None
     if config.freeze_embeddings and not config.lora:
         embeddings.requires_grad_(True)
     model.eval()
     return model
+
+
+def _loss(
+    model: Any,
+    student: TransformersBackend,
+    batch: Sequence[Example],
+    mode: Mode,
+    targets: TeacherTargets | None,
+) -> torch.Tensor:
+    """The batch's loss: cross-entropy on the completion tokens (sft), or KL to the
+    teacher's targets over the number tokens (distill)."""
+    ids, mask, target_mask = _pad_right(batch, student.pad_id, student.device)
+    logits = _target_logits(model, ids, mask, target_mask)
+    if mode == "sft":
+        return torch.nn.functional.cross_entropy(logits, ids[:, 1:][target_mask])
+    assert targets is not None
+    teacher_logp = targets.of(batch, ids, mask, target_mask)
+    return _distill_loss(teacher_logp, logits[..., targets.allowed])
 
 
 def _target_logits(
