@@ -202,7 +202,8 @@ def test_resampled_runs_find_a_source_that_differs() -> None:
     """A source that moves the rate by 0.06 with data SD 0.01 and seed SD 0.01 (4 runs per
     arm): t noncentrality 0.06 / sqrt(0.0002 * 2.5) = 2.7 with 6 df, one-sided power at
     0.05 about 0.8 (scipy's noncentral t), measured above 0.7 (and the resampled test's
-    reported companion, the plain pooled t, is the one its docstring says)."""
+    reported companion, the plain pooled t, is the one its docstring says). One run in an
+    arm measures no spread: refused."""
 
     def pvalue(rng: np.random.Generator) -> float:
         a = resampled_arm(rng, 4, 0.01, 0.01, mean=0.16)
@@ -210,6 +211,10 @@ def test_resampled_runs_find_a_source_that_differs() -> None:
         assert [t.method for t in cmp.reported] == ["student-t across models"]
         return cmp.pvalue
 
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="resampled runs need two or more models per arm"):
+        stats.compare(resampled_arm(rng, 1, 0.01, 0.01), resampled_arm(rng, 4, 0.01, 0.01),
+                      resampled=True)  # fmt: skip
     expected = st.nct.sf(st.t.ppf(0.95, 6), 6, 0.06 / math.sqrt(0.0002 * 2.5))
     assert 0.75 < expected < 0.85
     assert stats.calibrate(pvalue, simulations=1000, alpha=0.05, seed=12).rejection_rate > 0.7

@@ -245,15 +245,15 @@ def train(
         1, round(config.epochs * math.ceil(len(examples) / config.batch_size))
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config, steps))
-    if config.mode == "distill":
-        assert teacher is not None
-        if targets is None:
-            targets = TeacherTargets(teacher)  # (nothing kept: computed per batch)
-        else:
-            visits = steps * config.batch_size / len(examples)
-            targets.prepare(examples, visits, config.batch_size)
     model.train()
     try:
+        if config.mode == "distill":
+            assert teacher is not None
+            if targets is None:
+                targets = TeacherTargets(teacher)  # (nothing kept: computed per batch)
+            else:
+                visits = steps * config.batch_size / len(examples)
+                targets.prepare(examples, visits, config.batch_size)
         for step, indices in enumerate(_batches(len(examples), config.batch_size, rng, steps)):
             batch = [examples[i] for i in indices]
             loss = _loss(model, student, batch, config.mode, targets)
