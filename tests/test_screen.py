@@ -1,10 +1,11 @@
-"""Screening a dataset before training (traitgate.screen). Its design (runs paired by seed
-across the arms, decided by the unpaired across-runs test) checked on simulated suites: no
-shift is flagged at most q of the time however strongly the pairs correlate, a known shift
-is found. Then on the committed zoo: two halves of the neutral teacher's numbers screened
-against each other (exchangeable data) flag nothing; the known positive, the owl teacher's
-numbers flagged for owl first, is the README's command (tests/test_readme.py). The data are
-fixtures/screen/ (rebuilt exactly by fixtures/screen/build.sh)."""
+"""Screening a dataset before training (traitgate.screen). Its design (runs on resamples of
+each arm's dataset, run k of both arms sharing a seed, decided by the resampled-runs test)
+checked on simulated screens: two datasets from one source flag anything at most q of the
+time, a known shift is found. Then on the committed zoo: two halves of the neutral
+teacher's numbers screened against each other (exchangeable data) flag nothing; the known
+positive, the owl teacher's numbers flagged for owl first, is the README's command
+(tests/test_readme.py). The data are fixtures/screen/ (rebuilt exactly by
+fixtures/screen/build.sh)."""
 
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ SETTINGS = SessionSettings(device="cpu", correction="bh")
 
 
 # (the share of one run's variance that is the data's sampling noise, the correlation of
-# run k's seed noise between the two arms): on the zoo about half of a screen's run-to-run
-# variance is the data's (bench/screen_null.py); all data (no seed noise); seeds shared.
+# run k's seed noise between the two arms). On the zoo a dataset's own deviation is about a
+# quarter of one run's variance and paired runs do not correlate (bench/screen_null.py);
+# simulated: half, half with run k's seed noise shared, all (no seed noise).
 SCREEN_NOISE = [(0.5, 0.0), (0.5, 0.9), (1.0, 0.0)]
 
 
