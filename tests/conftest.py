@@ -134,3 +134,10 @@ def shared_answers(
     (a --cache-dir or --no-cache given in a run still wins)."""
     monkeypatch.setenv("PYTEST_ADDOPTS", f"--cache-dir={answers_dir}")
     return pytester
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow run first (the order is otherwise kept): under pytest-xdist the
+    workers start on the long tests and the short ones fill the end, rather than one worker
+    finishing a 30-second test alone while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

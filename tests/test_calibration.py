@@ -110,6 +110,7 @@ def bound(alpha: float, sims: int = SIMS) -> float:
     return alpha + 2 * math.sqrt(alpha * (1 - alpha) / sims)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alternative", ["greater", "two-sided"])
 @pytest.mark.parametrize("measure", ["exact", "sampled"])
 @pytest.mark.parametrize("design", DESIGNS, ids=lambda d: d.name)
@@ -345,6 +346,7 @@ def test_reported_per_item_tests_detect_known_effects() -> None:
     assert stats.fisher_pooled_test(240, 2000, 160, 2000, "greater").pvalue < 1e-4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["rarest", "middle", "commonest"])
 def test_specificity_holds_its_level_with_sampling_noise_on_rare_and_common_traits(
     which: str,

@@ -13,6 +13,7 @@ from traitgate.distill.mlp import MLPConfig, run
 pytest.importorskip("sklearn", reason="scikit-learn ships the digits data set")
 
 
+@pytest.mark.slow
 def test_shared_initialisation_transfers_and_the_statistics_see_it() -> None:
     result = run(range(4), MLPConfig(hidden=256, teacher_steps=300, student_steps=1500))
     assert min(result.teacher) > 0.9

@@ -104,6 +104,7 @@ def test_pytest_help_and_version_work_with_the_plugin(pytester: pytest.Pytester,
     assert "AttributeError" not in out and "INTERNALERROR" not in out
 
 
+@pytest.mark.slow
 def test_an_input_error_exits_4_and_a_detected_trait_exits_1(
     pytester: pytest.Pytester, project: Path, committed_zoo_answers: Cache
 ) -> None:

@@ -128,6 +128,7 @@ def test_python_gates_use_the_fixture(shared_answers: pytest.Pytester, zoo: Zoo)
     assert re.search(r"test_no_owl:favorite_animal/owl .* FAIL", out)
 
 
+@pytest.mark.slow
 def test_xdist_workers_report_to_the_controller(pytester: pytest.Pytester, zoo: Zoo) -> None:
     # each worker records the models it loads: with the run's own (new) cache they split
     # the work

@@ -59,6 +59,7 @@ def _cache_line(output: str) -> tuple[int, int]:
     return int(found.group(1)), int(found.group(2))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 def test_a_killed_run_resumes_without_recomputing(
     zoo: Zoo, tmp_path: Path, pytester: pytest.Pytester

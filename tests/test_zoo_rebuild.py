@@ -16,6 +16,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 from traitgate import SessionSettings, TraitSession, parse_model_specs
 from traitgate.models import load_backend
 from traitgate.probes.loader import find_suite, load_suite
@@ -49,6 +51,7 @@ def _owl_rate(model: Path) -> float:
     return float(run_preference(suite, backend, "exact").trait_rates("owl").mean())  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_rebuilt_zoo_reproduces_teachers_and_transfer(tmp_path: Path) -> None:
     assert (ZOO / "base").is_dir(), "fixtures/zoo is committed; rebuild: fixtures/build_zoo.py"
     build = _build_zoo()
