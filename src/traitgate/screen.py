@@ -211,6 +211,27 @@ class _Trainer:
     # each teacher loaded once, with its distillation targets (kept across the runs: they
     # resample one dataset)
     teachers: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    # the base, loaded once for all runs: [backend, its weights as loaded (full fine-tunes
+    # change them in place; adapters are removed after each run instead)]
+    shared: list[Any] = field(default_factory=list)
+
+    def student(self) -> Any:
+        """The base as loaded, for the next run: loaded on first use, then restored (a
+        full fine-tune's weights copied back from the host; a LoRA run leaves them alone
+        and its adapter is removed after saving). The same weights, so the same runs as a
+        fresh load gives, bit for bit, without reading a large base from disk per run."""
+        if not self.shared:
+            backend = _load(self.base, self.settings.device)
+            kept = None
+            if not self.options.lora:
+                weights = backend.model.state_dict().items()
+                kept = {k: v.detach().to("cpu", copy=True) for k, v in weights}
+            self.shared.extend([backend, kept])
+        else:
+            backend, kept = self.shared
+            if kept is not None:
+                backend.model.load_state_dict(kept)
+        return backend
 
     def teacher(self, name: str) -> tuple[Any, Any]:
         from traitgate.distill.finetune import TeacherTargets
@@ -224,6 +245,9 @@ class _Trainer:
         for backend, _ in self.teachers.values():
             backend.close()
         self.teachers.clear()
+        if self.shared:
+            self.shared[0].close()
+            self.shared.clear()
 
     def run(self, arm: _Arm, k: int, examples: int) -> Path:
         """Run ``k`` of ``arm``: trained and saved under ``work`` unless already there."""
@@ -243,7 +267,7 @@ class _Trainer:
         if _marked(mark) == key:
             self.services.log(f"screen: {out} already trained")
             return out
-        student = _load(self.base, self.settings.device)
+        student = self.student()
         teacher, targets = self.teacher(arm.teacher) if arm.teacher else (None, None)
         pairs = list(iter_pairs(bootstrap(arm.records, examples, seed)))
         encoded = encode_examples(student, pairs, config.max_length)
@@ -262,7 +286,8 @@ class _Trainer:
         mark.write_text(
             json.dumps({"key": key, "role": arm.role, "run": k, "teacher": arm.teacher}) + "\n"
         )
-        student.close()
+        if o.lora:
+            model.unload()  # the adapter's layers out, the base's weights untouched
         return out
 
     def _key(self, arm: _Arm, examples: int, config: dict[str, Any]) -> str:
