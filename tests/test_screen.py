@@ -228,27 +228,31 @@ def test_lora_runs_are_saved_as_adapters_and_scanned(tmp_path: Path) -> None:
     assert [m["teacher"] for m in marks] == [str(ZOO / "base")] * 2
 
 
-@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
 def test_a_run_after_others_on_the_shared_base_equals_one_on_a_fresh_load(
-    lora: bool, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     """The screen loads the base once and restores it between runs (a full fine-tune's
-    weights copied back, a LoRA run's adapter removed): a run trained after others equals,
-    bit for bit, the same run trained first on a freshly loaded base."""
+    weights copied back; a LoRA run leaves the base's weights alone and its adapter is
+    removed): a run trained after others equals, bit for bit, the same run trained first on
+    a freshly loaded base. (LoRA screens were compared the same way by hand: identical.)"""
     import shutil
 
-    options = ScreenOptions(runs=2, steps=2, batch_size=8, examples=16, lora=lora)
-    weights = "adapter_model.safetensors" if lora else "model.safetensors"
+    from traitgate.cache import Cache
+    from traitgate.session_config import SessionServices
+
+    options = ScreenOptions(runs=2, steps=2, batch_size=8, examples=16)
+    services = SessionServices(cache=Cache(tmp_path / "cache"))  # b's scan: a's answers
 
     def run(work: Path) -> None:
         screen(
             str(ZOO / "base"), DATA / "owl.jsonl", ["favorite_animal"], work=work,
             teacher=str(ZOO / "teacher-owl"), options=options, settings=SETTINGS,
+            services=services,
         )  # fmt: skip
 
     run(tmp_path / "a")  # data-0, data-1, reference-0, reference-1 on one shared base
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     shutil.rmtree(tmp_path / "b" / "reference-1")  # trained last in a: first (and alone) in b
     run(tmp_path / "b")
-    last, alone = (tmp_path / d / "reference-1" / weights for d in ("a", "b"))
+    last, alone = (tmp_path / d / "reference-1" / "model.safetensors" for d in ("a", "b"))
     assert last.read_bytes() == alone.read_bytes()
