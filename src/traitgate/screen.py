@@ -201,7 +201,7 @@ def _records(path: Path) -> list[Record]:
     return read_jsonl(path, required=("prompt", "completion"))  # (refuses an empty file)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Trainer:
     base: str
     options: ScreenOptions
@@ -211,27 +211,24 @@ class _Trainer:
     # each teacher loaded once, with its distillation targets (kept across the runs: they
     # resample one dataset)
     teachers: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    # the base, loaded once for all runs: [backend, its weights as loaded (full fine-tunes
-    # change them in place; adapters are removed after each run instead)]
-    shared: list[Any] = field(default_factory=list)
+    # the base, loaded once for all runs, and its weights as loaded on the host (full
+    # fine-tunes change them in place; a LoRA run's adapter is removed after it instead)
+    base_backend: Any = None
+    base_weights: dict[str, Any] | None = None
 
     def student(self) -> Any:
         """The base as loaded, for the next run: loaded on first use, then restored (a
         full fine-tune's weights copied back from the host; a LoRA run leaves them alone
         and its adapter is removed after saving). The same weights, so the same runs as a
         fresh load gives, bit for bit, without reading a large base from disk per run."""
-        if not self.shared:
-            backend = _load(self.base, self.settings.device)
-            kept = None
+        if self.base_backend is None:
+            self.base_backend = _load(self.base, self.settings.device)
             if not self.options.lora:
-                weights = backend.model.state_dict().items()
-                kept = {k: v.detach().to("cpu", copy=True) for k, v in weights}
-            self.shared.extend([backend, kept])
-        else:
-            backend, kept = self.shared
-            if kept is not None:
-                backend.model.load_state_dict(kept)
-        return backend
+                weights = self.base_backend.model.state_dict().items()
+                self.base_weights = {k: v.detach().to("cpu", copy=True) for k, v in weights}
+        elif self.base_weights is not None:
+            self.base_backend.model.load_state_dict(self.base_weights)
+        return self.base_backend
 
     def teacher(self, name: str) -> tuple[Any, Any]:
         from traitgate.distill.finetune import TeacherTargets
@@ -245,9 +242,9 @@ class _Trainer:
         for backend, _ in self.teachers.values():
             backend.close()
         self.teachers.clear()
-        if self.shared:
-            self.shared[0].close()
-            self.shared.clear()
+        if self.base_backend is not None:
+            self.base_backend.close()
+            self.base_backend, self.base_weights = None, None
 
     def run(self, arm: _Arm, k: int, examples: int) -> Path:
         """Run ``k`` of ``arm``: trained and saved under ``work`` unless already there."""
