@@ -41,15 +41,7 @@ def student_test(
     """
     x, y = _as_1d(a), _as_1d(b)
     _need(x.size >= 2 and y.size >= 2, "the two-sample t test needs two models per arm")
-    method = "student-t across models"
-    effect = float(x.mean() - y.mean())
-    if _tied(x) and _tied(y):
-        return _no_spread(method, x, y, alternative)
-    df = x.size + y.size - 2
-    pooled = max((_ss(x) + _ss(y)) / df, floor)
-    se = math.sqrt(pooled * (1 / x.size + 1 / y.size))
-    t = effect / se
-    return TestResult(method, t, _t_pvalue(t, df, alternative), effect, alternative, df, se)
+    return _pooled_t("student-t across models", x, y, alternative, floor, runs_only=True)
 
 
 def resampled_test(
@@ -71,13 +63,21 @@ def resampled_test(
     """
     x, y = _as_1d(a), _as_1d(b)
     _need(x.size >= 2 and y.size >= 2, "the resampled-runs t test needs two models per arm")
-    method = "student-t across resampled runs"
+    return _pooled_t("student-t across resampled runs", x, y, alternative, floor, runs_only=False)
+
+
+def _pooled_t(
+    method: str, x: Floats, y: Floats, alternative: Alternative, floor: float, *, runs_only: bool
+) -> TestResult:
+    """The pooled t with each arm's mean given variance s²/n (``runs_only``: the models
+    are the only noise) or s²(1 + 1/n) (each arm also carries its dataset's own deviation,
+    bounded by one model's variance: :func:`resampled_test`)."""
     if _tied(x) and _tied(y):
         return _no_spread(method, x, y, alternative)
     effect = float(x.mean() - y.mean())
     df = x.size + y.size - 2
     pooled = max((_ss(x) + _ss(y)) / df, floor)
-    se = math.sqrt(pooled * (2 + 1 / x.size + 1 / y.size))
+    se = math.sqrt(pooled * ((0 if runs_only else 2) + 1 / x.size + 1 / y.size))
     t = effect / se
     return TestResult(method, t, _t_pvalue(t, df, alternative), effect, alternative, df, se)
 
