@@ -18,11 +18,13 @@ from traitgate import (
     ModelError,
     Prompt,
     ScoreRequest,
+    SessionServices,
     TraitSession,
     build_gate,
     parse_model_specs,
 )
-from traitgate.models import load_backend
+from traitgate.cache import Cache
+from traitgate.models import Backend, ModelSpec, load_backend
 from traitgate.models.hf import TransformersBackend
 from traitgate.models.vllm_backend import INSTALL_HINT, VLLMBackend, request_seed
 
@@ -68,7 +70,7 @@ def test_bad_vllm_specs_are_one_line_errors(value: str, message: str) -> None:
 
 
 @pytest.mark.skipif(HAS_VLLM, reason="vllm is installed here")
-def test_without_vllm_loading_says_how_to_install_it(zoo: Zoo) -> None:
+def test_without_vllm_loading_says_how_to_install_it(zoo: Zoo, session_answers: Cache) -> None:
     (spec,) = parse_model_specs([f"vllm:{zoo.base}"])
     with pytest.raises(ModelError) as info:
         load_backend(spec)
@@ -76,7 +78,8 @@ def test_without_vllm_loading_says_how_to_install_it(zoo: Zoo) -> None:
     assert "\n" not in str(info.value)
     # in a session the gate fails with that line; other models are unaffected
     session = TraitSession(
-        roles={"model": [spec], "control": parse_model_specs([str(p) for p in zoo.neutral])}
+        roles={"model": [spec], "control": parse_model_specs([str(p) for p in zoo.neutral])},
+        services=SessionServices(cache=session_answers),
     )
     gate = build_gate(
         {"gate": "g", "probe": "favorite_animal", "trait": "owl", "compare": ["model", "control"]}
@@ -84,6 +87,36 @@ def test_without_vllm_loading_says_how_to_install_it(zoo: Zoo) -> None:
     (outcome,) = session.evaluate([gate]).values()
     assert isinstance(outcome, ModelError)
     assert INSTALL_HINT in str(outcome)
+
+
+def test_vllm_answers_are_cached_apart_from_the_transformers_backends(
+    zoo: Zoo, tmp_path: Path
+) -> None:
+    """vLLM draws other samples than the transformers backend: the same weights, but not
+    the same answers, so a vllm: model never reads the other backend's cached answers."""
+    plain, (vllm,) = parse_model_specs([str(zoo.base)]), parse_model_specs([f"vllm:{zoo.base}"])
+    assert vllm.fingerprint() == plain[0].fingerprint()
+    assert vllm.answers_id() != plain[0].answers_id() == plain[0].fingerprint()
+    gate = build_gate(
+        {"gate": "g", "probe": "favorite_animal", "trait": "owl", "compare": ["model", "base"],
+         "model_sd": 0.01, "measure": "sampled"}
+    )  # fmt: skip
+    cache = Cache(tmp_path / "c")
+    TraitSession(
+        roles={"model": plain, "base": plain}, services=SessionServices(cache=cache)
+    ).evaluate([gate])
+    assert cache.count() > 0
+    asked: list[str] = []
+
+    def loader(spec: ModelSpec) -> Backend:  # (no vLLM needed: the load is what is checked)
+        asked.append(spec.raw)
+        raise ModelError(f"{spec.raw}: not loaded in this test")
+
+    roles = {"model": [vllm], "base": plain}
+    services = SessionServices(cache=cache, loader=loader)
+    (outcome,) = TraitSession(roles=roles, services=services).evaluate([gate]).values()
+    assert asked == [vllm.raw]  # its answers were not read from the cache: it was loaded
+    assert isinstance(outcome, ModelError)
 
 
 def test_vllm_refuses_a_device_it_cannot_honour(zoo: Zoo) -> None:

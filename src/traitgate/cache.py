@@ -2,8 +2,9 @@
 
 An entry is one request's answer (a prompt's completions, or its continuation scores) on one
 model. Its key hashes everything that determines that answer: the model's weights
-fingerprint, the probe and its version, the request itself (prompt, system prompt,
-continuations or generation parameters, seed) and the cache format. So a changed model,
+fingerprint (with the backend, for one that answers in its own way: vLLM), the probe and
+its version, the request itself (prompt, system prompt, continuations or generation
+parameters, seed) and the cache format. So a changed model,
 probe version, prompt or seed can never read a stale answer, and nothing needs invalidating
 by hand; `traitgate cache clear` only reclaims space.
 

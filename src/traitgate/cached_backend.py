@@ -59,9 +59,12 @@ class CachedBackend:
         rows_per_chunk: int = ROWS_PER_CHUNK,
         stale_seconds: float = 300.0,
         poll_seconds: float = 0.5,
+        answers_id: str | None = None,
     ) -> None:
         self.label = label
         self.fingerprint = fingerprint
+        # what the cache files the answers under (ModelSpec.answers_id; default the weights')
+        self.answers_id = answers_id or fingerprint
         self._open_backend = open_backend
         self.cache = cache
         self.probe = probe
@@ -130,7 +133,7 @@ class CachedBackend:
     ) -> bool:
         """Answer one chunk from the cache, or compute it if this process may (False: another
         process holds a live claim on it)."""
-        keys = [request_key(self.fingerprint, self.probe, r) for r in chunk]
+        keys = [request_key(self.answers_id, self.probe, r) for r in chunk]
         if self._stored(index, keys, answers, task):
             return True
         name = hashlib.sha256("".join(keys).encode()).hexdigest()
@@ -150,7 +153,7 @@ class CachedBackend:
         if self.cache is not None:
             self.cache.put_many(
                 dict(zip(keys, answers[index], strict=True)),
-                model=self.fingerprint,
+                model=self.answers_id,
                 probe=self.probe,
                 kind=kind,
                 release=name,

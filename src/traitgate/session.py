@@ -132,7 +132,7 @@ class TraitSession:
         """Names one model's probe runs (its weights, the runs, the seed) in the cache's
         completion markers."""
         try:
-            weights = spec.fingerprint()
+            weights = spec.answers_id()
         except (OSError, TraitgateError):  # its run will report the error
             weights = spec.location
         raw = repr((weights, sorted(map(repr, runs)), self.settings.seed))
@@ -143,7 +143,7 @@ class TraitSession:
     ) -> dict[RunKey, ProbeResult | TraitgateError]:
         """Every probe run of one model; the model is loaded on the first cache miss."""
         try:
-            fingerprint = spec.fingerprint()
+            fingerprint, answers_id = spec.fingerprint(), spec.answers_id()
         except (OSError, TraitgateError) as exc:
             error = exc if isinstance(exc, TraitgateError) else ModelError(f"{spec.raw}: {exc}")
             return dict.fromkeys(runs, error)
@@ -160,6 +160,7 @@ class TraitSession:
                     progress=self.services.progress,
                     stale_seconds=self.settings.stall_seconds,
                     poll_seconds=self.settings.poll_seconds,
+                    answers_id=answers_id,
                 )
                 try:
                     judge = self.get_judge() if kind_of(run.suite).needs_judge else None
