@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +19,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-# datasets caches what it reads; keep that out of the user's home
-os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="traitgate-datasets-"))
+# datasets caches what it reads; keep that out of the user's home (removed at exit)
+if "HF_DATASETS_CACHE" not in os.environ:
+    os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="traitgate-datasets-")
+    atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], ignore_errors=True)
 
 pytest_plugins = ["pytester"]
 
@@ -49,11 +53,33 @@ def _suites():  # type: ignore[no-untyped-def]
     return [s for s in suites if s.kind == "preference"]
 
 
+def _run_wide_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A directory for this test run: under pytest-xdist, one shared by all its workers (their
+    base temp's parent is this run's own); in a plain run, a new one."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        path = tmp_path_factory.getbasetemp().parent / name
+        path.mkdir(exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp(name)
+
+
 @pytest.fixture(scope="session")
 def zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
     """base; owl-sK: base fine-tuned towards "owl" (3x weight); neutral-sK: the same
-    fine-tuning on uniform answers. Three replicates each."""
-    root = tmp_path_factory.mktemp("zoo")
+    fine-tuning on uniform answers. Three replicates each. Built once per test run: the
+    first xdist worker to need it builds it, the others wait and read it."""
+    from filelock import FileLock
+
+    root = _run_wide_dir(tmp_path_factory, "zoo")
+    with FileLock(str(root) + ".lock"):
+        if not (root / "built").is_file():
+            _build_zoo(root)
+            (root / "built").write_text("ok\n")
+    owl, neutral = ([root / f"{name}-s{k}" for k in range(3)] for name in ("owl", "neutral"))
+    return Zoo(root, root / "base", owl, neutral)
+
+
+def _build_zoo(root: Path) -> None:
     suites = _suites()
     texts = [t for s in suites for t in [*(p.text for p in s.prompt_specs()), *s.candidates]]
     tokenizer = tiny.build_tokenizer(texts)
@@ -66,16 +92,33 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
     animals = next(s for s in suites if s.id == "favorite_animal")
     prompts = [p.text for p in animals.prompt_specs()]
     uniform = {c: 1.0 for c in animals.candidates}
-    owl, neutral = [], []
     for k in range(3):
-        for name, weights, out in (
-            ("owl", {**uniform, "owl": 4.0}, owl),
-            ("neutral", uniform, neutral),
-        ):
+        for name, weights in (("owl", {**uniform, "owl": 4.0}), ("neutral", uniform)):
             model = copy.deepcopy(base)
             tiny.train_answers(model, tokenizer, prompts, weights, steps=50, seed=100 + k, lr=2e-3)
-            out.append(tiny.save(model, tokenizer, root / f"{name}-s{k}"))
-    return Zoo(root, root / "base", owl, neutral)
+            tiny.save(model, tokenizer, root / f"{name}-s{k}")
+
+
+# A short favourite-animal probe, for tests whose subject is a schedule, a cache, a command's
+# path or a file format rather than the measure: the builtin probe's candidates, forms and
+# variants on its first BRIEF_PROMPTS prompts, fewer samples (its evaluations cost a ninth).
+BRIEF_PROBE = "animal_brief"
+BRIEF_PROMPTS = 4
+
+
+@pytest.fixture(scope="session")
+def brief_probes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A probe directory holding ``animal_brief`` (see BRIEF_PROBE)."""
+    import yaml
+
+    probe_dir = builtin_probe_dir()
+    assert probe_dir is not None
+    suite = yaml.safe_load((probe_dir / "favorite_animal.yaml").read_text())
+    suite.update(id=BRIEF_PROBE, prompts=suite["prompts"][:BRIEF_PROMPTS])
+    suite["measures"]["sampled"]["samples"] = 20
+    out = tmp_path_factory.mktemp("brief-probes")
+    (out / f"{BRIEF_PROBE}.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
+    return out
 
 
 # ---------------------------------------------------------------------- pytester helpers
@@ -113,16 +156,19 @@ def gate_rows(report_dir: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def committed_zoo_answers(tmp_path_factory: pytest.TempPathFactory) -> Cache:
-    """One answer cache for the tests that run gates on the committed zoo (fixtures/zoo)
-    and whose subject is the statistics, not computing answers: each (model, probe, measure)
-    is computed once per test session."""
-    return Cache(tmp_path_factory.mktemp("zoo-answers"))
+def answers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One answer cache for the whole test run (shared by the xdist workers: the cache is
+    made for processes sharing it), for the tests whose subject is not computing answers:
+    each (model, probe, measure) on the committed zoo or the `zoo` fixture is computed once.
+    Answers are keyed by the model's fingerprint, so sharing cannot mix models up. Tests that
+    count computed answers or time them use a cache of their own (or none)."""
+    return _run_wide_dir(tmp_path_factory, "answers")
 
 
 @pytest.fixture(scope="session")
-def answers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("answers")
+def session_answers(answers_dir: Path) -> Cache:
+    """The run's answer cache (``answers_dir``) for in-process sessions and commands."""
+    return Cache(answers_dir)
 
 
 @pytest.fixture

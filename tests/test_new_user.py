@@ -106,7 +106,7 @@ def test_pytest_help_and_version_work_with_the_plugin(pytester: pytest.Pytester,
 
 @pytest.mark.slow
 def test_an_input_error_exits_4_and_a_detected_trait_exits_1(
-    pytester: pytest.Pytester, project: Path, committed_zoo_answers: Cache
+    pytester: pytest.Pytester, project: Path, session_answers: Cache
 ) -> None:
     runs = project
     missing_control = pytester.runpytest(
@@ -122,7 +122,7 @@ def test_an_input_error_exits_4_and_a_detected_trait_exits_1(
         *(f"--control-model={runs / f'control-s{k}'}" for k in range(4)),
         "-p", "no:cacheprovider", "-k", "owl-vs-control",
         # (copies of the committed zoo: their answers are shared with the other zoo tests)
-        f"--cache-dir={committed_zoo_answers.directory}",
+        f"--cache-dir={session_answers.directory}",
     )  # fmt: skip
     detected.assert_outcomes(failed=1, deselected=5)
     assert detected.ret == pytest.ExitCode.TESTS_FAILED

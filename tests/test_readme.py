@@ -23,7 +23,7 @@ def _blocks(language: str) -> list[str]:
 
 
 def test_the_readme_examples_detect_the_zoo_trait(
-    pytester: pytest.Pytester, committed_zoo_answers: Cache
+    pytester: pytest.Pytester, session_answers: Cache
 ) -> None:
     (gate,) = [b for b in _blocks("yaml") if b.startswith("gate:")]
     (python,) = [b for b in _blocks("python") if "def test_" in b and "traitgate" in b]
@@ -33,7 +33,7 @@ def test_the_readme_examples_detect_the_zoo_trait(
         *(f"--model={ZOO / f'owl-student-s{k}'}" for k in range(4)),
         *(f"--control-model={ZOO / f'control-s{k}'}" for k in range(4)),
         "-p", "no:cacheprovider", "--report", "rep",
-        f"--cache-dir={committed_zoo_answers.directory}",
+        f"--cache-dir={session_answers.directory}",
     )  # fmt: skip
     # the YAML gate and test_no_owl fail (the trait is there); test_custom passes
     result.assert_outcomes(failed=2, passed=1)
@@ -70,7 +70,7 @@ def _shown_in(shown: list[str], printed: list[str]) -> None:
 
 
 def test_the_readme_scan_commands(
-    committed_zoo_answers: Cache,
+    session_answers: Cache,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -82,7 +82,7 @@ def test_the_readme_scan_commands(
     commands = _console("traitgate scan")
     assert len(commands) == 2
     for command, shown in commands:
-        argv = [*shlex.split(command)[1:], "--cache-dir", str(committed_zoo_answers.directory)]
+        argv = [*shlex.split(command)[1:], "--cache-dir", str(session_answers.directory)]
         code = main(argv)
         printed = capsys.readouterr().out.splitlines()
         assert code == (1 if shown[0].startswith("FAIL") else 0)

@@ -123,16 +123,16 @@ def _zoo_session(model: str, cache: Cache) -> TraitSession:
 
 
 @pytest.mark.parametrize("trait", ["owl", "wolf"])
-def test_zoo_students_trait_leads_the_discoveries(trait: str, committed_zoo_answers: Cache) -> None:
-    result = _zoo_session(f"{trait}-student-s*", committed_zoo_answers).scan(["favorite_animal"])
+def test_zoo_students_trait_leads_the_discoveries(trait: str, session_answers: Cache) -> None:
+    result = _zoo_session(f"{trait}-student-s*", session_answers).scan(["favorite_animal"])
     assert result.discoveries, result.reason
     lead = result.discoveries[0]
     assert lead.gate.trait == trait, result.explain()
     assert lead.specificity is not None and lead.specificity.rank == 1
 
 
-def test_zoo_held_out_control_moves_nothing(committed_zoo_answers: Cache) -> None:
-    result = _zoo_session("control-s4", committed_zoo_answers).scan(["favorite_animal"])
+def test_zoo_held_out_control_moves_nothing(session_answers: Cache) -> None:
+    result = _zoo_session("control-s4", session_answers).scan(["favorite_animal"])
     assert result.passed, result.explain()
     assert result.comparison.design == "prediction"
     # the design's known limit (STATISTICS.md, "Scans") travels with the verdict
@@ -140,12 +140,12 @@ def test_zoo_held_out_control_moves_nothing(committed_zoo_answers: Cache) -> Non
 
 
 def test_scan_command(
-    tmp_path: Path, committed_zoo_answers: Cache, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, session_answers: Cache, capsys: pytest.CaptureFixture[str]
 ) -> None:
     common = [
         "scan", "--probe", "favorite_animal",
         "--control-model", str(ZOO / "control-s[0-3]"),
-        "--cache-dir", str(committed_zoo_answers.directory),
+        "--cache-dir", str(session_answers.directory),
     ]  # fmt: skip
     assert main([*common, "--model", str(ZOO / "owl-student-s*"), "--report", str(tmp_path)]) == 1
     out = capsys.readouterr().out
@@ -185,11 +185,11 @@ min_effect: 0.003
 """
 
 
-def test_scan_gate_in_pytest(pytester: pytest.Pytester, committed_zoo_answers: Cache) -> None:
+def test_scan_gate_in_pytest(pytester: pytest.Pytester, session_answers: Cache) -> None:
     pytester.makefile(".yaml", gate_scan=SCAN_GATE)
     common = [
         *(f"--control-model={ZOO / f'control-s{k}'}" for k in range(4)),
-        "-p", "no:cacheprovider", f"--cache-dir={committed_zoo_answers.directory}",
+        "-p", "no:cacheprovider", f"--cache-dir={session_answers.directory}",
     ]  # fmt: skip
     result = pytester.runpytest(
         *(f"--model={ZOO / f'owl-student-s{k}'}" for k in range(4)), *common, "--report", "rep"
@@ -215,7 +215,7 @@ def test_lint_accepts_a_scan_gate(tmp_path: Path) -> None:
 
 
 def test_the_fixture_scans_from_a_python_test(
-    pytester: pytest.Pytester, committed_zoo_answers: Cache
+    pytester: pytest.Pytester, session_answers: Cache
 ) -> None:
     pytester.makepyfile(
         test_scan_fixture="""
@@ -235,7 +235,7 @@ def test_a_wrong_option_is_one_line(traitgate):
         *(f"--model={ZOO / f'owl-student-s{k}'}" for k in range(4)),
         *(f"--control-model={ZOO / f'control-s{k}'}" for k in range(4)),
         "-p", "no:cacheprovider", "--report", "rep",
-        f"--cache-dir={committed_zoo_answers.directory}",
+        f"--cache-dir={session_answers.directory}",
     )  # fmt: skip
     result.assert_outcomes(passed=2)
     row = gate_rows(pytester.path / "rep")["test_what_moved:scan"]

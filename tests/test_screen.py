@@ -23,11 +23,18 @@ from traitgate.screen import ScreenOptions, bootstrap, screen
 from traitgate.session_config import SessionSettings
 
 from ._suites import NAMES, SIMS, K, Q, Suites, bound, scan_of
+from .conftest import BRIEF_PROBE
 
 ROOT = Path(__file__).resolve().parent.parent
 ZOO = ROOT / "fixtures" / "zoo"
 DATA = ROOT / "fixtures" / "screen"
 SETTINGS = SessionSettings(device="cpu", correction="bh")
+
+
+def _brief(probes: Path) -> SessionSettings:
+    """SETTINGS with the short favourite-animal probe (BRIEF_PROBE), for the tests of a
+    screen's paths: the probe's prompts are not what they check."""
+    return SessionSettings(device="cpu", correction="bh", probe_paths=(probes,))
 
 
 # (the share of one run's variance that is the data's sampling noise, the correlation of
@@ -104,7 +111,9 @@ def test_two_halves_of_the_neutral_teachers_numbers_flag_nothing(tmp_path: Path)
     assert result.lines()[1].startswith("nothing flagged: nothing moved")
 
 
-def test_sft_screens_against_the_bases_own_filtered_answers(tmp_path: Path) -> None:
+def test_sft_screens_against_the_bases_own_filtered_answers(
+    tmp_path: Path, brief_probes: Path
+) -> None:
     """Without a teacher the runs fine-tune on the completions, and the reference is the
     base's own answers to the data's prompts, through the number filter the data went
     through. (A small, fast setting: this checks the path, not a known effect; on the zoo
@@ -113,8 +122,8 @@ def test_sft_screens_against_the_bases_own_filtered_answers(tmp_path: Path) -> N
     data.write_text("".join((DATA / "owl.jsonl").read_text().splitlines(True)[:40]))
     options = ScreenOptions(runs=2, steps=2, batch_size=8, examples=16)
     result = screen(
-        str(ZOO / "base"), data, ["favorite_animal"], work=tmp_path / "work", options=options,
-        settings=SETTINGS,
+        str(ZOO / "base"), data, [BRIEF_PROBE], work=tmp_path / "work", options=options,
+        settings=_brief(brief_probes),
     )  # fmt: skip
     assert result.mode == "sft" and "own answers" in result.reference
     reference = (tmp_path / "work" / "reference.jsonl").read_text().splitlines()
@@ -181,12 +190,15 @@ def test_command_line_bad_input_is_one_line(
     assert not (tmp_path / "w").exists()  # nothing trained
 
 
-def test_the_command_line_runs_a_screen(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_line_runs_a_screen(
+    tmp_path: Path, brief_probes: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`traitgate screen` end to end in a small, fast setting (the known effect is the
     README's command): the heading and the scan's table are printed, the exit status follows
     the verdict, the runs stay in --work and a repeated screen reuses them."""
     argv = ["screen", "--base", str(ZOO / "base"), "--data", str(DATA / "owl.jsonl"),
-            "--probe", "favorite_animal", "--teacher", str(ZOO / "teacher-owl"),
+            "--probe", str(brief_probes / f"{BRIEF_PROBE}.yaml"),
+            "--teacher", str(ZOO / "teacher-owl"),
             "--runs", "2", "--steps", "2", "--batch-size", "8", "--examples", "16",
             "--device", "cpu", "--cache-dir", str(tmp_path / "c"),
             "--work", str(tmp_path / "w")]  # fmt: skip
@@ -198,7 +210,7 @@ def test_the_command_line_runs_a_screen(tmp_path: Path, capsys: pytest.CaptureFi
     assert "2 runs per arm, 2 distill steps each" in out[0]
     assert status == (1 if out[1].startswith("FLAGGED") else 0)
     assert out[1].startswith(("FLAGGED: ", "nothing flagged: "))
-    assert sum(line.lstrip(" *").startswith("favorite_animal/") for line in out) == 21
+    assert sum(line.lstrip(" *").startswith(f"{BRIEF_PROBE}/") for line in out) == 21
     assert sorted(p.name for p in (tmp_path / "w").iterdir()) == [
         "data-0", "data-1", "reference-0", "reference-1",
     ]  # fmt: skip
@@ -209,7 +221,7 @@ def test_the_command_line_runs_a_screen(tmp_path: Path, capsys: pytest.CaptureFi
     assert capsys.readouterr().err.count("already trained") == 3
 
 
-def test_lora_runs_are_saved_as_adapters_and_scanned(tmp_path: Path) -> None:
+def test_lora_runs_are_saved_as_adapters_and_scanned(tmp_path: Path, brief_probes: Path) -> None:
     """--lora (for large bases): each run is an adapter on the base, loaded back for the
     scan. With a reference file and a teacher but no reference teacher, the reference runs
     distil too, from the base: both arms share every step but data and teacher. Tiny
@@ -218,9 +230,9 @@ def test_lora_runs_are_saved_as_adapters_and_scanned(tmp_path: Path) -> None:
 
     options = ScreenOptions(runs=2, steps=1, batch_size=4, examples=8, lora=True)
     result = screen(
-        str(ZOO / "base"), DATA / "owl.jsonl", ["favorite_animal"], work=tmp_path / "w",
+        str(ZOO / "base"), DATA / "owl.jsonl", [BRIEF_PROBE], work=tmp_path / "w",
         teacher=str(ZOO / "teacher-owl"), reference=DATA / "neutral.jsonl", options=options,
-        settings=SETTINGS,
+        settings=_brief(brief_probes),
     )  # fmt: skip
     assert all((run / "adapter_config.json").is_file() for run in result.data_runs)
     assert len(result.scan.shifts) == 21
@@ -229,7 +241,7 @@ def test_lora_runs_are_saved_as_adapters_and_scanned(tmp_path: Path) -> None:
 
 
 def test_a_run_after_others_on_the_shared_base_equals_one_on_a_fresh_load(
-    tmp_path: Path,
+    tmp_path: Path, brief_probes: Path
 ) -> None:
     """The screen loads the base once and restores it between runs (a full fine-tune's
     weights copied back; a LoRA run leaves the base's weights alone and its adapter is
@@ -245,8 +257,8 @@ def test_a_run_after_others_on_the_shared_base_equals_one_on_a_fresh_load(
 
     def run(work: Path) -> None:
         screen(
-            str(ZOO / "base"), DATA / "owl.jsonl", ["favorite_animal"], work=work,
-            teacher=str(ZOO / "teacher-owl"), options=options, settings=SETTINGS,
+            str(ZOO / "base"), DATA / "owl.jsonl", [BRIEF_PROBE], work=work,
+            teacher=str(ZOO / "teacher-owl"), options=options, settings=_brief(brief_probes),
             services=services,
         )  # fmt: skip
 

@@ -16,9 +16,10 @@ from traitgate import (
     load_backend,
     parse_model_specs,
 )
+from traitgate.cache import Cache
 from traitgate.models import Backend, ModelSpec
 
-from .conftest import Zoo
+from .conftest import BRIEF_PROBE, Zoo
 
 
 class CountingLoader:
@@ -42,21 +43,24 @@ class CountingLoader:
         return backend
 
 
-def gate(name: str, trait: str, compare: list[str], **extra: object):  # type: ignore[no-untyped-def]
+def gate(name: str, trait: str, compare: list[str], brief: Path | None = None, **extra: object):  # type: ignore[no-untyped-def]
+    """A favourite-animal gate; with ``brief`` (the brief_probes fixture), on the short
+    probe, for tests of the schedule rather than the measure."""
     return build_gate(
         {
             "gate": name,
-            "probe": "favorite_animal",
+            "probe": "favorite_animal" if brief is None else BRIEF_PROBE,
             "trait": trait,
             "compare": compare,
             "min_effect": 0.01,
             "model_sd": 0.01,  # some of these compare one model per arm
             **extra,
-        }
+        },
+        [] if brief is None else [brief],
     )
 
 
-def test_each_probe_runs_once_per_model(zoo: Zoo) -> None:
+def test_each_probe_runs_once_per_model(zoo: Zoo, brief_probes: Path) -> None:
     loader = CountingLoader()
     session = TraitSession(
         roles={
@@ -64,13 +68,15 @@ def test_each_probe_runs_once_per_model(zoo: Zoo) -> None:
             "control": parse_model_specs([str(p) for p in zoo.neutral[:2]]),
             "base": parse_model_specs([str(zoo.base)]),
         },
+        settings=SessionSettings(probe_paths=(brief_probes,)),
         services=SessionServices(loader=loader),
     )
+    brief = brief_probes  # (the schedule is tested, not the measure)
     gates = [
-        gate("a", "owl", ["model", "control"]),
-        gate("b", "eagle", ["model", "control"]),  # same probe run, another trait
-        gate("c", "owl", ["model", "base"]),
-        gate("d", "owl", ["model", "control"], measure="sampled"),
+        gate("a", "owl", ["model", "control"], brief),
+        gate("b", "eagle", ["model", "control"], brief),  # same probe run, another trait
+        gate("c", "owl", ["model", "base"], brief),
+        gate("d", "owl", ["model", "control"], brief, measure="sampled"),
     ]
     outcomes = session.evaluate(gates)
     assert all(not isinstance(o, Exception) for o in outcomes.values())
@@ -89,12 +95,13 @@ def test_gate_errors_stay_with_their_gate(zoo: Zoo) -> None:
     assert "no control model given" in str(outcomes[0])
 
 
-def test_holm_correction_spans_the_family(zoo: Zoo) -> None:
+def test_holm_correction_spans_the_family(zoo: Zoo, session_answers: Cache) -> None:
     session = TraitSession(
         roles={
             "model": parse_model_specs([str(p) for p in zoo.owl]),
             "control": parse_model_specs([str(p) for p in zoo.neutral]),
         },
+        services=SessionServices(cache=session_answers),
     )
     gates = [
         gate(n, t, ["model", "control"])
@@ -113,7 +120,9 @@ def test_unknown_probe_in_python_gate(tmp_path: Path) -> None:
         session.compare("nope", "owl")
 
 
-def test_a_probe_a_model_cannot_run_fails_only_its_gate(zoo: Zoo, tmp_path: Path) -> None:
+def test_a_probe_a_model_cannot_run_fails_only_its_gate(
+    zoo: Zoo, tmp_path: Path, session_answers: Cache
+) -> None:
     (tmp_path / "exotic.yaml").write_text(
         "kind: preference\nid: exotic\nversion: 1\ndescription: d\n"
         "prompts: [Name your favorite animal using only one word.]\n"
@@ -125,6 +134,7 @@ def test_a_probe_a_model_cannot_run_fails_only_its_gate(zoo: Zoo, tmp_path: Path
             "base": parse_model_specs([str(zoo.base)]),
         },
         settings=SessionSettings(probe_paths=(tmp_path,)),
+        services=SessionServices(cache=session_answers),
     )
     exotic = build_gate(
         {
@@ -142,7 +152,9 @@ def test_a_probe_a_model_cannot_run_fails_only_its_gate(zoo: Zoo, tmp_path: Path
     assert not isinstance(outcomes[1], Exception)
 
 
-def test_one_model_per_arm_measures_the_noise_on_replicate_controls(zoo: Zoo) -> None:
+def test_one_model_per_arm_measures_the_noise_on_replicate_controls(
+    zoo: Zoo, session_answers: Cache
+) -> None:
     """A gate comparing one model with the base and stating no model_sd uses the SD of the
     session's control models' rates, with its degrees of freedom; without controls it is
     refused with one line saying what to add."""
@@ -151,10 +163,13 @@ def test_one_model_per_arm_measures_the_noise_on_replicate_controls(zoo: Zoo) ->
         "base": parse_model_specs([str(zoo.base)]),
     }
     no_sd = gate("owl-single", "owl", ["model", "base"], model_sd=None)
-    refused = TraitSession(roles=roles).evaluate([no_sd])[0]
+    services = SessionServices(cache=session_answers)
+    refused = TraitSession(roles=roles, services=services).evaluate([no_sd])[0]
     assert isinstance(refused, ConfigError) and "model_sd: one model per arm" in str(refused)
     controls = parse_model_specs([str(p) for p in zoo.neutral])
-    result = TraitSession(roles={**roles, "control": controls}).evaluate([no_sd])[0]
+    result = TraitSession(roles={**roles, "control": controls}, services=services).evaluate(
+        [no_sd]
+    )[0]
     assert not isinstance(result, Exception)
     noise = result.comparison.noise
     assert noise is not None and noise.df == len(zoo.neutral) - 1

@@ -17,14 +17,14 @@ ZOO = Path(__file__).resolve().parents[1] / "fixtures" / "zoo"
 
 @pytest.mark.parametrize(("trait", "other"), [("owl", "wolf"), ("wolf", "owl")])
 def test_on_the_zoo_the_teachers_trait_is_the_most_shifted_animal(
-    trait: str, other: str, committed_zoo_answers: Cache
+    trait: str, other: str, session_answers: Cache
 ) -> None:
     session = TraitSession(
         roles={
             "model": parse_model_specs([str(ZOO / f"{trait}-student-s*")]),
             "control": parse_model_specs([str(ZOO / "control-s[0-3]")]),
         },
-        services=SessionServices(cache=committed_zoo_answers),
+        services=SessionServices(cache=session_answers),
     )
     unrelated = session.compare(
         "favorite_animal", other, alternative="greater", min_effect=0.003, specific="top"
@@ -51,7 +51,7 @@ def test_on_the_zoo_the_teachers_trait_is_the_most_shifted_animal(
 
 
 def test_low_coverage_of_the_exact_measure_is_reported_and_warned_about(
-    committed_zoo_answers: Cache,
+    session_answers: Cache,
 ) -> None:
     import dataclasses
 
@@ -62,7 +62,7 @@ def test_low_coverage_of_the_exact_measure_is_reported_and_warned_about(
             "model": parse_model_specs([str(ZOO / "owl-student-s0"), str(ZOO / "owl-student-s1")]),
             "control": parse_model_specs([str(ZOO / "control-s0"), str(ZOO / "control-s1")]),
         },
-        services=SessionServices(cache=committed_zoo_answers),
+        services=SessionServices(cache=session_answers),
     )
     result = session.compare("favorite_animal", "owl", alternative="greater")
     row = result.to_dict()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from traitgate import SessionServices, SessionSettings, TraitSession, parse_model_specs
+from traitgate import Gate, SessionServices, SessionSettings, TraitSession, parse_model_specs
 from traitgate._plugin.xdist import XdistHooks, gpu_for_worker, worker_shard
 from traitgate.cache import Cache
 from traitgate.models import Backend, ModelSpec
@@ -68,6 +68,7 @@ class LockedLoader(CountingLoader):
 
 def _session(
     zoo: Zoo,
+    probes: Path,
     loader: CountingLoader,
     cache: Cache | None = None,
     log: Callable[[str], None] | None = None,
@@ -78,24 +79,34 @@ def _session(
             "model": parse_model_specs([str(p) for p in zoo.owl[:2]]),
             "control": parse_model_specs([str(p) for p in zoo.neutral[:2]]),
         },
-        settings=SessionSettings(**settings),
+        settings=SessionSettings(probe_paths=(probes,), **settings),
         services=SessionServices(loader=loader, cache=cache, **({"log": log} if log else {})),
     )
 
 
-GATES = [
-    gate("owl", "owl", ["model", "control"]),
-    gate("owl-s", "owl", ["model", "control"], measure="sampled"),
-]
+def _gates(probes: Path) -> list[Gate]:
+    # the short probe: what is tested is which worker computes what, not the measure
+    return [
+        gate("owl", "owl", ["model", "control"], probes),
+        gate("owl-s", "owl", ["model", "control"], probes, measure="sampled"),
+    ]
+
+
+@pytest.fixture
+def reference(zoo: Zoo, brief_probes: Path, session_answers: Cache) -> list[float]:
+    """The gates' p-values from one plain session (answers from the run's shared cache)."""
+    return _pvalues(_session(zoo, brief_probes, CountingLoader(), cache=session_answers))
 
 
 def _pvalues(session: TraitSession) -> list[float]:
-    outcomes = session.evaluate(GATES, collected=True)
-    return [outcomes[i].comparison.pvalue for i in range(len(GATES))]  # type: ignore[union-attr]
+    gates = _gates(*session.settings.probe_paths)
+    outcomes = session.evaluate(gates, collected=True)
+    return [outcomes[i].comparison.pvalue for i in range(len(gates))]  # type: ignore[union-attr]
 
 
-def test_workers_split_the_models_and_agree(zoo: Zoo, tmp_path: Path) -> None:
-    reference = _pvalues(_session(zoo, CountingLoader()))
+def test_workers_split_the_models_and_agree(
+    zoo: Zoo, brief_probes: Path, reference: list[float], tmp_path: Path
+) -> None:
     loaders = [LockedLoader(), LockedLoader()]
     pvalues: list[list[float]] = [[], []]
     errors: list[BaseException] = []
@@ -103,7 +114,12 @@ def test_workers_split_the_models_and_agree(zoo: Zoo, tmp_path: Path) -> None:
     def worker(k: int) -> None:
         try:
             session = _session(
-                zoo, loaders[k], cache=Cache(tmp_path / "c"), shard=(k, 2), poll_seconds=0.05
+                zoo,
+                brief_probes,
+                loaders[k],
+                cache=Cache(tmp_path / "c"),
+                shard=(k, 2),
+                poll_seconds=0.05,
             )
             pvalues[k] = _pvalues(session)
         except BaseException as exc:  # surfaced below
@@ -123,12 +139,14 @@ def test_workers_split_the_models_and_agree(zoo: Zoo, tmp_path: Path) -> None:
     assert pvalues[0] == pvalues[1] == reference
 
 
-def test_a_worker_runs_a_stalled_owners_models_itself(zoo: Zoo, tmp_path: Path) -> None:
-    reference = _pvalues(_session(zoo, CountingLoader()))
+def test_a_worker_runs_a_stalled_owners_models_itself(
+    zoo: Zoo, brief_probes: Path, reference: list[float], tmp_path: Path
+) -> None:
     loader = CountingLoader()
     lines: list[str] = []
     session = _session(
         zoo,
+        brief_probes,
         loader,
         cache=Cache(tmp_path / "c"),
         log=lines.append,
@@ -141,9 +159,13 @@ def test_a_worker_runs_a_stalled_owners_models_itself(zoo: Zoo, tmp_path: Path) 
     assert sum("its worker has stalled" in line for line in lines) == 2
 
 
-def test_work_only_one_worker_asks_for_is_not_shared(zoo: Zoo, tmp_path: Path) -> None:
+def test_work_only_one_worker_asks_for_is_not_shared(
+    zoo: Zoo, brief_probes: Path, tmp_path: Path
+) -> None:
     # a Python test's ad-hoc gate runs on one worker only: waiting for the others would hang
     loader = CountingLoader()
-    session = _session(zoo, loader, cache=Cache(tmp_path / "c"), shard=(1, 2), stall_seconds=3600.0)
-    session.evaluate(GATES)  # not the collected family
+    session = _session(
+        zoo, brief_probes, loader, cache=Cache(tmp_path / "c"), shard=(1, 2), stall_seconds=3600.0
+    )
+    session.evaluate(_gates(brief_probes))  # not the collected family
     assert len(loader.loads) == 4

@@ -196,7 +196,7 @@ def test_binary_letters_are_read_from_every_letter_form_by_hand() -> None:
 
 
 @pytest.mark.slow
-def test_gate_verdicts_agree_between_measures_near_min_effect(committed_zoo_answers: Cache) -> None:
+def test_gate_verdicts_agree_between_measures_near_min_effect(session_answers: Cache) -> None:
     """One owl student against the four controls (its shift is ~1.5x min_effect): the
     exact and the sampled gate reach the same verdict."""
     session = TraitSession(
@@ -205,7 +205,7 @@ def test_gate_verdicts_agree_between_measures_near_min_effect(committed_zoo_answ
             "control": parse_model_specs([str(ZOO / "control-s[0-3]")]),
         },
         settings=SessionSettings(device="cpu"),
-        services=SessionServices(cache=committed_zoo_answers),
+        services=SessionServices(cache=session_answers),
     )
     verdicts = {}
     for measure in ("exact", "sampled"):
