@@ -416,7 +416,9 @@ def _cache_corrupt(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
 @case("cache-newer-format")
 def _cache_format(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
     db = _cache_with_entry(tmp)
-    with sqlite3.connect(db) as conn:
+    # (closed here: a connection left to the garbage collector checkpoints its write-ahead
+    # log into the file whenever it is collected, which could be after the snapshot)
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE meta SET value = '2' WHERE name = 'format'")
     return (lambda: Cache(db.parent)), str(db)
 
@@ -424,7 +426,7 @@ def _cache_format(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
 @case("cache-corrupt-entry")
 def _cache_entry(tmp: Path, zoo: Zoo) -> tuple[Callable[[], object], str]:
     db = _cache_with_entry(tmp)
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE entries SET value = '[1.5' WHERE key = 'k'")
     cache = Cache(db.parent)
     return (lambda: cache.get_many(["k"])), str(db)
