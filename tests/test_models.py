@@ -13,11 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st_h
 from scipy import stats as st
 
 from traitgate import GenerationRequest, ModelError, Prompt, ScoreRequest, parse_model_specs
 from traitgate.models import load_backend
-from traitgate.models._sampling import batched_with_backoff, uniform_noise
+from traitgate.models._sampling import batched_with_backoff, mix32, uniform_noise
 from traitgate.models.hf import TransformersBackend
 
 from .conftest import Zoo
@@ -120,6 +122,25 @@ def test_sampling_follows_the_model_distribution(base: TransformersBackend) -> N
     for word, p in zip(("owl", "cat", "dolphin"), probs, strict=True):
         freq = sum(s == word for s in samples) / n
         assert abs(freq - p) < 4 * math.sqrt(p * (1 - p) / n) + 1e-3, (word, freq, p)
+
+
+def _murmur3_finaliser(x: int) -> int:
+    """murmur3's fmix32 on one Python int, written as the algorithm states it."""
+    x &= 0xFFFFFFFF
+    x ^= x >> 16
+    x = (x * 0x85EBCA6B) & 0xFFFFFFFF
+    x ^= x >> 13
+    x = (x * 0xC2B2AE35) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
+@given(st_h.lists(st_h.integers(min_value=-(2**62), max_value=2**62), min_size=1, max_size=50))
+def test_mix32_is_murmur3s_finaliser_and_leaves_its_input_alone(values: list[int]) -> None:
+    """The sampler's hash (in place on int64 tensors) against the plain algorithm: the draws
+    of every sampled answer depend on it bit for bit."""
+    x = torch.tensor(values, dtype=torch.int64)
+    assert mix32(x).tolist() == [_murmur3_finaliser(v) for v in values]
+    assert x.tolist() == values
 
 
 def test_uniform_noise_is_uniform_and_keyed() -> None:

@@ -21,13 +21,16 @@ _MASK32 = 0xFFFFFFFF
 
 def mix32(x: torch.Tensor) -> torch.Tensor:
     """murmur3's 32-bit finaliser on uint32 values held in int64 (products wrap mod 2**64,
-    whose low 32 bits are exact)."""
+    whose low 32 bits are exact). In place on one new tensor (``x`` is left alone): the
+    sampler hashes every (row, token) at every step, and each temporary of the plain form
+    cost as much as the forward pass of a tiny model."""
     x = x & _MASK32
-    x = x ^ (x >> 16)
-    x = (x * 0x85EBCA6B) & _MASK32
-    x = x ^ (x >> 13)
-    x = (x * 0xC2B2AE35) & _MASK32
-    return x ^ (x >> 16)
+    x ^= x >> 16
+    x.mul_(0x85EBCA6B).bitwise_and_(_MASK32)
+    x ^= x >> 13
+    x.mul_(0xC2B2AE35).bitwise_and_(_MASK32)
+    x ^= x >> 16
+    return x
 
 
 def prompt_key(request: GenerationRequest) -> int:
@@ -39,7 +42,8 @@ def uniform_noise(keys: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
     base = mix32(keys ^ ((step * 0x9E3779B1 + 0x7F4A7C15) & _MASK32))
     tokens = torch.arange(vocab, device=keys.device, dtype=torch.int64)
     bits = mix32(base[:, None] ^ mix32(tokens)[None, :])
-    return ((bits >> 8).to(torch.float32) + 0.5) / float(1 << 24)
+    bits >>= 8
+    return bits.to(torch.float32).add_(0.5).div_(float(1 << 24))
 
 
 def sample(
@@ -48,7 +52,8 @@ def sample(
     """Gumbel-max sampling at each row's temperature; temperature 0 is greedy."""
     logits = logits.float()
     greedy = logits.argmax(-1)
-    gumbel = -torch.log(-torch.log(uniform_noise(keys, step, logits.shape[-1])))
+    # -log(-log(u)), in place
+    gumbel = uniform_noise(keys, step, logits.shape[-1]).log_().neg_().log_().neg_()
     sampled = (logits / temps.clamp(min=1e-6)[:, None] + gumbel).argmax(-1)
     return torch.where(temps <= 0, greedy, sampled)
 
