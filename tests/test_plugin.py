@@ -6,10 +6,11 @@ import json
 import re
 import textwrap
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
-from .conftest import OWL_GATES, Zoo, gate_rows, joined
+from .conftest import BRIEF_PROBE, BRIEF_PROMPTS, OWL_GATES, Zoo, gate_rows, joined
 
 models = joined
 
@@ -129,11 +130,13 @@ def test_python_gates_use_the_fixture(shared_answers: pytest.Pytester, zoo: Zoo)
 
 
 @pytest.mark.slow
-def test_xdist_workers_report_to_the_controller(pytester: pytest.Pytester, zoo: Zoo) -> None:
+def test_xdist_workers_report_to_the_controller(
+    pytester: pytest.Pytester, zoo: Zoo, brief_probes: Path
+) -> None:
     # each worker records the models it loads: with the run's own (new) cache they split
-    # the work
+    # the work (on the short probe: the reporting and the split are tested, not the measure)
     evals = pytester
-    evals.makefile(".yaml", gate_owl=OWL_GATES)
+    evals.makefile(".yaml", gate_owl=OWL_GATES.replace("favorite_animal", BRIEF_PROBE))
     evals.makeconftest(
         """
         import dataclasses
@@ -168,6 +171,8 @@ def test_xdist_workers_report_to_the_controller(pytester: pytest.Pytester, zoo: 
         str(zoo.base),
         "--report",
         "rep",
+        "--probe-path",
+        str(brief_probes),
     )
     result.assert_outcomes(failed=2)
     summary = result.stdout.str().split("traitgate summary")[1]
@@ -176,7 +181,7 @@ def test_xdist_workers_report_to_the_controller(pytester: pytest.Pytester, zoo: 
     # the controller writes the report from the workers' rows, per-prompt data included
     gates = json.loads((evals.path / "rep" / "results.json").read_text())["gates"]
     assert sorted(g["gate"] for g in gates) == ["owl-vs-base", "owl-vs-control"]
-    assert all(len(m["prompt_rates"]) == 36 for g in gates for m in g["models"])
+    assert all(len(m["prompt_rates"]) == BRIEF_PROMPTS for g in gates for m in g["models"])
     assert (evals.path / "rep" / "report.html").read_text().count("<svg") == 4
     loads = {k: (evals.path / f"loads-gw{k}.txt").read_text().split() for k in (0, 1)}
     every = sorted(p.name for p in [*zoo.owl, *zoo.neutral, zoo.base])
