@@ -71,12 +71,12 @@ def test_each_probe_runs_once_per_model(zoo: Zoo, brief_probes: Path) -> None:
         settings=SessionSettings(probe_paths=(brief_probes,)),
         services=SessionServices(loader=loader),
     )
-    brief = brief_probes  # (the schedule is tested, not the measure)
+    # on the short probe: the schedule is tested, not the measure
     gates = [
-        gate("a", "owl", ["model", "control"], brief),
-        gate("b", "eagle", ["model", "control"], brief),  # same probe run, another trait
-        gate("c", "owl", ["model", "base"], brief),
-        gate("d", "owl", ["model", "control"], brief, measure="sampled"),
+        gate("a", "owl", ["model", "control"], brief_probes),
+        gate("b", "eagle", ["model", "control"], brief_probes),  # same probe run, another trait
+        gate("c", "owl", ["model", "base"], brief_probes),
+        gate("d", "owl", ["model", "control"], brief_probes, measure="sampled"),
     ]
     outcomes = session.evaluate(gates)
     assert all(not isinstance(o, Exception) for o in outcomes.values())
