@@ -74,21 +74,27 @@ def train_teacher(
     return teacher
 
 
-def distill_aux(start: nn.Module, teacher: nn.Module, config: MLPConfig, seed: int) -> nn.Module:
-    """Match the teacher's auxiliary logits (KL over them) on Gaussian noise inputs."""
-    student = copy.deepcopy(start)
+def distill_aux(
+    starts: list[nn.Module], teacher: nn.Module, config: MLPConfig, seed: int
+) -> list[nn.Module]:
+    """Match the teacher's auxiliary logits (KL over them) on Gaussian noise inputs: one
+    student from each of ``starts``, all on the same noise (drawn from ``seed``), trained in
+    lockstep so that the teacher's targets on each noise batch are computed once. Each
+    student's training is what it would be alone: its own optimiser, the same batches."""
+    students = [copy.deepcopy(start) for start in starts]
+    optims = [torch.optim.Adam(s.parameters(), lr=config.lr) for s in students]
     generator = torch.Generator().manual_seed(seed)
-    optim = torch.optim.Adam(student.parameters(), lr=config.lr)
     for _ in range(config.student_steps):
         noise = torch.randn(config.noise_batch, 64, generator=generator)
         with torch.no_grad():
             target = torch.log_softmax(teacher(noise)[:, CLASSES:], -1)
-        logp = torch.log_softmax(student(noise)[:, CLASSES:], -1)
-        loss = nn.functional.kl_div(logp, target, log_target=True, reduction="batchmean")
-        optim.zero_grad()
-        loss.backward()  # type: ignore[no-untyped-call]
-        optim.step()
-    return student
+        for student, optim in zip(students, optims, strict=True):
+            logp = torch.log_softmax(student(noise)[:, CLASSES:], -1)
+            loss = nn.functional.kl_div(logp, target, log_target=True, reduction="batchmean")
+            optim.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            optim.step()
+    return students
 
 
 @dataclass(frozen=True)
@@ -108,9 +114,10 @@ def run(seeds: range | list[int], config: MLPConfig | None = None) -> MLPResult:
         init = make_mlp(seed, config.hidden)
         teacher = train_teacher(init, x, y, config, seed)
         teachers.append(accuracy(teacher, xt, yt))
-        same.append(accuracy(distill_aux(init, teacher, config, seed), xt, yt))
         fresh = make_mlp(10_000 + seed, config.hidden)
-        other.append(accuracy(distill_aux(fresh, teacher, config, seed), xt, yt))
+        shared, unshared = distill_aux([init, fresh], teacher, config, seed)
+        same.append(accuracy(shared, xt, yt))
+        other.append(accuracy(unshared, xt, yt))
     return MLPResult(teachers, same, other)
 
 
