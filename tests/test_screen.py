@@ -9,6 +9,7 @@ fixtures/screen/build.sh)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ SETTINGS = SessionSettings(device="cpu", correction="bh")
 def _brief(probes: Path) -> SessionSettings:
     """SETTINGS with the short favourite-animal probe (BRIEF_PROBE), for the tests of a
     screen's paths: the probe's prompts are not what they check."""
-    return SessionSettings(device="cpu", correction="bh", probe_paths=(probes,))
+    return dataclasses.replace(SETTINGS, probe_paths=(probes,))
 
 
 # (the share of one run's variance that is the data's sampling noise, the correlation of

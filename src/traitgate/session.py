@@ -143,10 +143,11 @@ class TraitSession:
     ) -> dict[RunKey, ProbeResult | TraitgateError]:
         """Every probe run of one model; the model is loaded on the first cache miss."""
         try:
-            fingerprint, answers_id = spec.fingerprint(), spec.answers_id()
+            fingerprint = spec.fingerprint()
         except (OSError, TraitgateError) as exc:
             error = exc if isinstance(exc, TraitgateError) else ModelError(f"{spec.raw}: {exc}")
             return dict.fromkeys(runs, error)
+        answers_id = spec.answers_id(fingerprint)
         model = LazyModel(lambda: self._load(spec))
         out: dict[RunKey, ProbeResult | TraitgateError] = {}
         try:

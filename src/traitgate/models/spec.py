@@ -106,13 +106,14 @@ class ModelSpec:
         # a weights file: its configuration is beside it or in --model-architecture
         return fingerprint([path], self.architecture or path.parent)[:16]
 
-    def answers_id(self) -> str:
-        """What the answer cache files this model's answers under: its fingerprint, qualified
-        by the backend where that backend answers in its own way. vLLM samples with its own
-        sampler (other draws than the transformers backend's) and scores in its own kernels,
-        so ``vllm:DIR`` and ``DIR`` share a fingerprint (the same weights) but not answers:
-        otherwise which answers a run got would depend on which backend ran first."""
-        weights = self.fingerprint()
+    def answers_id(self, weights: str | None = None) -> str:
+        """What the answer cache files this model's answers under: its fingerprint
+        (``weights``, when already computed), qualified by the backend where that backend
+        answers in its own way. vLLM samples with its own sampler (other draws than the
+        transformers backend's) and scores in its own kernels, so ``vllm:DIR`` and ``DIR``
+        share a fingerprint (the same weights) but not answers: otherwise which answers a
+        run got would depend on which backend ran first."""
+        weights = weights or self.fingerprint()
         if self.kind == "vllm":
             return hashlib.sha256(f"vllm:{weights}".encode()).hexdigest()[:16]
         return weights

@@ -62,7 +62,11 @@ def resampled_test(
     are. Models without spread: the exact permutation p, as there.
     """
     x, y = _as_1d(a), _as_1d(b)
-    _need(x.size >= 2 and y.size >= 2, "the resampled-runs t test needs two models per arm")
+    _need(
+        x.size >= 2 and y.size >= 2,
+        "resampled runs need two or more models per arm (their spread measures the data's "
+        "sampling noise)",
+    )
     return _pooled_t("student-t across resampled runs", x, y, alternative, floor, runs_only=False)
 
 

@@ -74,12 +74,7 @@ def compare(
     def made(test: TestResult, reported: tuple[TestResult, ...], design: Design) -> Comparison:
         return Comparison(test, reported, design, arm_a, arm_b, noise=noise)
 
-    _need(
-        not resampled or (x.shape[0] >= 2 and y.shape[0] >= 2),
-        "resampled runs need two or more models per arm (their spread measures the data's "
-        "sampling noise)",
-    )
-    if x.shape[0] >= 2 and y.shape[0] >= 2 and resampled:
+    if resampled:  # (refused with fewer than two models per arm)
         test = resampled_test(ma, mb, alternative, floor=floor)
         fixed_data = (student_test(ma, mb, alternative, floor=floor),) if beside else ()
         return made(test, fixed_data, "resampled")
