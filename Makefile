@@ -33,7 +33,7 @@ lint-fast: venv
 # serial run), single-threaded ones share them (7 min 14 s serial -> 4 min 37 s; BENCHMARKS).
 PYTEST_TESTS := OMP_NUM_THREADS=1 $(PY) -m pytest tests/ -p no:cacheprovider -n auto --maxprocesses 4 --dist worksteal
 
-# `make test` = `make lint` + the suite. mypy (30 s from a cold cache, one core) runs beside
+# `make test` = `make lint` + the suite. mypy (15 s from a cold cache, one core) runs beside
 # the suite rather than before it (its output is printed after the suite's); the fast lints
 # run first. Exit status: the suite's if it failed, else mypy's.
 test: lint-fast

@@ -51,7 +51,7 @@ def build_tokenizer(texts: Iterable[str], *, numbers: bool = True) -> Any:
     tok.post_processor = processors.TemplateProcessing(
         single="[BOS] $A", special_tokens=[("[BOS]", vocab["[BOS]"])]
     )
-    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+    return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token="[BOS]",
         eos_token="[EOS]",
@@ -85,7 +85,7 @@ def build_chat_tokenizer(texts: Iterable[str], *, vocab_size: int = 2048) -> Any
         show_progress=False,
     )
     tok.train_from_iterator(list(texts), trainer)
-    out = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+    out = PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>"
     )
     out.chat_template = CHATML_TEMPLATE

@@ -24,12 +24,12 @@ def no_progress_bars() -> Iterator[None]:
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    hf_logging.disable_progress_bar()
     try:
         yield
     finally:
         if bars:
-            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
+            hf_logging.enable_progress_bar()
 
 
 def load_weights(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
@@ -88,7 +88,7 @@ def _load_state_dict(spec: ModelSpec, dtype: torch.dtype) -> tuple[Any, Any]:
 
     assert spec.architecture is not None  # guaranteed by spec parsing
     config = AutoConfig.from_pretrained(spec.architecture, trust_remote_code=False)
-    model = AutoModelForCausalLM.from_config(config, dtype=dtype)  # type: ignore[no-untyped-call]
+    model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     state = _without_wrapper_prefix(read_state_dict(spec.path), set(model.state_dict()))
     check_float_weights({k: str(v.dtype) for k, v in state.items()}, spec.raw)
     try:
