@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from traitgate.errors import ModelError
+from traitgate.models import _memo
 from traitgate.models.base import Prompt, ScoreRequest
 
 # token ids of prompts, and of each prompt's continuations -> per continuation,
@@ -50,6 +51,8 @@ class PromptCodec:
         self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
         self.unk_id = tokenizer.unk_token_id  # (read once: a slow attribute in transformers 5)
         self._continuations: list[int] | None = None
+        # ids are remembered across codecs of the same tokenizer (models of one base)
+        self.key = _memo.tokenizer_key(tokenizer)
 
     def render(self, prompt: Prompt) -> str:
         """The prompt as text, with the chat template when the tokenizer has one.
@@ -83,14 +86,20 @@ class PromptCodec:
         out: list[list[int]] = [[] for _ in texts]
         for flag in sorted(set(flags)):
             at = [i for i, f in enumerate(flags) if f == flag]
-            encoded = self.tokenizer(
-                [texts[i] for i in at],
-                add_special_tokens=flag,
-                return_attention_mask=False,  # (a third of the call's time, and unused)
-                return_token_type_ids=False,
-            )
-            for i, ids in zip(at, encoded["input_ids"], strict=True):
-                out[i] = list(ids)
+
+            def encode(batch: list[str], flag: bool = flag) -> list[list[int]]:
+                return list(
+                    self.tokenizer(
+                        batch,
+                        add_special_tokens=flag,
+                        return_attention_mask=False,  # (a third of the call's time, unused)
+                        return_token_type_ids=False,
+                    )["input_ids"]
+                )
+
+            ids = _memo.encoded(self.key, [texts[i] for i in at], flag, encode)
+            for i, one in zip(at, ids, strict=True):
+                out[i] = one
         return out
 
     def encode_prompts(
@@ -193,19 +202,22 @@ class PromptCodec:
     def word_continuations(self) -> list[int]:
         """Ids of the tokens that continue a word rather than end it: written straight after
         a letter, they begin with a letter or digit ("s" after "Owl"; not " owl", "!" or a
-        special token). Found by decoding each token after the token of "a" (computed once)."""
+        special token). Found by decoding each token after the token of "a" (once per tokenizer)."""
         if self._continuations is None:
-            lead = self.tokenizer("a", add_special_tokens=False)["input_ids"][-1:]
-            base = self.tokenizer.decode(lead)
-            special = set(self.tokenizer.all_special_ids)
-            ids = [t for t in range(len(self.tokenizer)) if t not in special]
-            texts = self.tokenizer.batch_decode([[*lead, t] for t in ids])
-            self._continuations = [
-                t
-                for t, text in zip(ids, texts, strict=True)
-                if text.startswith(base) and text[len(base) : len(base) + 1].isalnum()
-            ]
+            self._continuations = _memo.word_continuations(self.key, self._word_continuations)
         return self._continuations
+
+    def _word_continuations(self) -> list[int]:
+        lead = self.tokenizer("a", add_special_tokens=False)["input_ids"][-1:]
+        base = self.tokenizer.decode(lead)
+        special = set(self.tokenizer.all_special_ids)
+        ids = [t for t in range(len(self.tokenizer)) if t not in special]
+        texts = self.tokenizer.batch_decode([[*lead, t] for t in ids])
+        return [
+            t
+            for t, text in zip(ids, texts, strict=True)
+            if text.startswith(base) and text[len(base) : len(base) + 1].isalnum()
+        ]
 
     def _distinct_answers(
         self, request: ScoreRequest, prompt_ids: list[int], whole_words: bool
