@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as hs
 
 from traitgate.errors import ModelError
 from traitgate.models import load_backend, parse_model_specs
@@ -136,3 +138,34 @@ def test_a_prompt_without_answers_naming_a_candidate_takes_the_models_rate() -> 
     assert counts is not None and (counts[0][0], counts[1][0]) == (0, 0)
     with pytest.raises(ModelError, match=r"none of the 5 answers per prompt of scripted names"):
         run_preference(_sampled_suite(5), ScriptedAnswers(["No idea."]), "sampled")
+
+
+@given(
+    measure=hs.sampled_from(["exact", "sampled"]),
+    shape=hs.tuples(hs.integers(1, 6), hs.integers(1, 5)),
+    data=hs.data(),
+)
+def test_all_candidates_rates_are_each_candidates_own(
+    measure: str, shape: tuple[int, int], data: hs.DataObject
+) -> None:
+    """ProbeResult.candidate_rates() column j is trait_rates(candidate j), bit for bit
+    (sampled: prompts where no answer named a candidate included)."""
+    from traitgate.probes.result import ProbeResult
+
+    prompts, k = shape
+    cols = k + (measure == "sampled")  # sampled: a last column of answers naming none
+    cell = hs.integers(0, 5) if measure == "sampled" else hs.floats(0, 1)
+    values = np.array(data.draw(hs.lists(cell, min_size=prompts * cols, max_size=prompts * cols)))
+    values = values.reshape(prompts, cols).astype(float)
+    if measure == "sampled" and data.draw(hs.booleans()):
+        values[data.draw(hs.integers(0, prompts - 1)), :k] = 0  # a prompt naming none
+    names = [f"c{j}" for j in range(k)]
+    result = ProbeResult(
+        "s", "1", measure, None, "m", "f", [str(i) for i in range(prompts)], names, values,  # type: ignore[arg-type]
+        samples=None, scored_columns=k if measure == "sampled" else None,
+    )  # fmt: skip
+    each = np.stack([result.trait_rates(c) for c in names], axis=1)
+    together = result.candidate_rates()
+    assert together.shape == (prompts, k)
+    assert np.array_equal(together, each)
+    assert np.array_equal(together.mean(axis=0), each.mean(axis=0))

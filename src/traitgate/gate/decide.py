@@ -145,7 +145,7 @@ def _log_rates(results: Sequence[ProbeResult]) -> tuple[np.ndarray, np.ndarray]:
     method, (1 - r)/(N r) with N such answers per model."""
     logs, variances = [], []
     for r in results:
-        rates = np.stack([r.trait_rates(c) for c in r.candidates], axis=1).mean(axis=0)
+        rates = r.candidate_rates().mean(axis=0)
         total = int(r.answers().sum()) if r.measure == "sampled" else 0
         if total:
             p = np.clip(rates, 0.5 / total, 1.0)

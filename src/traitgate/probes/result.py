@@ -85,15 +85,26 @@ class ProbeResult:
 
     def trait_rates(self, trait: str) -> np.ndarray:
         """Per-prompt rate of the trait: its probability (exact) or share of samples."""
-        col = self.values[:, self.column(trait)]
+        return self._rates(self.values[:, self.column(trait)])
+
+    def candidate_rates(self) -> np.ndarray:
+        """Every candidate's per-prompt rates, shape (prompts, candidates): column ``j`` is
+        ``trait_rates(candidates[j])``, in one pass."""
+        return self._rates(self.values[:, : len(self.candidates)])
+
+    def _rates(self, columns: np.ndarray) -> np.ndarray:
         if self.measure == "exact":
-            return np.asarray(col, dtype=float)
-        hits, n = np.asarray(col, dtype=float), self.answers()
+            return np.asarray(columns, dtype=float)
+        hits, n = np.asarray(columns, dtype=float), self.answers()
+        if hits.ndim == 2:
+            n = n[:, None]
         # a prompt none of whose answers is in the rate (none named a candidate) has no rate
         # of its own: it takes the model's rate over its other prompts, so it neither adds
-        # nor removes anything from the model's mean
-        pooled = hits.sum() / n.sum() if n.sum() > 0 else 0.0
-        rates: np.ndarray = np.divide(hits, n, out=np.full_like(hits, pooled), where=n > 0)
+        # nor removes anything from the model's mean (the sums are of whole counts: exact)
+        total = n.sum()
+        pooled = hits.sum(axis=0) / total if total > 0 else np.zeros(hits.shape[1:])
+        fill = np.broadcast_to(pooled, hits.shape).copy()
+        rates: np.ndarray = np.divide(hits, n, out=fill, where=n > 0)
         return rates
 
     def answers(self) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -114,14 +115,25 @@ class TestResult:
 @dataclass(frozen=True)
 class ArmSummary:
     """An arm's trait rate: mean over models of per-model (mean over prompts) rates, with
-    a two-sided ``level`` CI across models (≥ 2 models) or across prompts (one model)."""
+    a two-sided ``level`` CI across models (≥ 2 models) or across prompts (one model).
+
+    ``ci_over``: the values the CI is over when they are not ``model_rates`` (one model:
+    its per-prompt rates)."""
 
     rate: float
-    ci: Interval
     model_rates: tuple[float, ...]
     n_prompts: int
     ci_basis: Literal["models", "prompts"]
     level: float = 0.95
+    ci_over: tuple[float, ...] = ()
+
+    @cached_property
+    def ci(self) -> Interval:
+        """The Student-t interval, computed when first read (simulations that only need
+        the decision never read it: a quarter of a comparison's time)."""
+        from traitgate.stats.intervals import t_interval
+
+        return t_interval(self.ci_over or self.model_rates, self.level)
 
     @property
     def n_models(self) -> int:
@@ -225,14 +237,16 @@ def _best_possible_p(effect: float, alternative: Alternative, best: float) -> fl
     return 1.0 if abs(effect) <= _TIE_TOLERANCE or against else min(1.0, best)
 
 
-def _ss(x: Floats) -> float:
-    """Sum of squared deviations from the mean (0 for values tied up to rounding)."""
-    return 0.0 if _tied(x) else float(np.sum((x - x.mean()) ** 2))
+def _ss(x: Floats, tied: bool | None = None) -> float:
+    """Sum of squared deviations from the mean (0 for values tied up to rounding;
+    ``tied``: :func:`_tied` of ``x`` when already known)."""
+    return 0.0 if (_tied(x) if tied is None else tied) else float(np.sum((x - x.mean()) ** 2))
 
 
 def _tied(x: Floats) -> bool:
     """All values equal up to rounding (equal counts summed in another order differ by ulps)."""
-    return bool(np.ptp(x) <= _TIE_TOLERANCE * max(1.0, float(np.abs(x).max())))
+    hi, lo = float(x.max()), float(x.min())  # (np.ptp and abs().max(), without their copies)
+    return hi - lo <= _TIE_TOLERANCE * max(1.0, hi, -lo)
 
 
 def _model_rates(rates: Floats, counts: tuple[ArrayLike, ArrayLike] | None) -> Floats:
@@ -243,9 +257,11 @@ def _model_rates(rates: Floats, counts: tuple[ArrayLike, ArrayLike] | None) -> F
         return per_model
     hits, n = (np.atleast_2d(np.asarray(v, dtype=np.int64)) for v in counts)
     _need(hits.shape == rates.shape == n.shape, "counts must have the rates' shape")
-    for m in range(rates.shape[0]):
-        if n[m].min() == n[m].max() and n[m, 0] > 0:
-            per_model[m] = int(hits[m].sum()) / (int(n[m, 0]) * rates.shape[1])
+    even = ((n.min(axis=1) == n.max(axis=1)) & (n[:, 0] > 0)).tolist()
+    totals, per_prompt = hits.sum(axis=1).tolist(), n[:, 0].tolist()
+    for m, (uniform, total, samples) in enumerate(zip(even, totals, per_prompt, strict=True)):
+        if uniform:
+            per_model[m] = total / (samples * rates.shape[1])
     return per_model
 
 

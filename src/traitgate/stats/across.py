@@ -76,11 +76,12 @@ def _pooled_t(
     """The pooled t with each arm's mean given variance s²/n (``runs_only``: the models
     are the only noise) or s²(1 + 1/n) (each arm also carries its dataset's own deviation,
     bounded by one model's variance: :func:`resampled_test`)."""
-    if _tied(x) and _tied(y):
+    tied_x, tied_y = _tied(x), _tied(y)
+    if tied_x and tied_y:
         return _no_spread(method, x, y, alternative)
     effect = float(x.mean() - y.mean())
     df = x.size + y.size - 2
-    pooled = max((_ss(x) + _ss(y)) / df, floor)
+    pooled = max((_ss(x, tied_x) + _ss(y, tied_y)) / df, floor)
     se = math.sqrt(pooled * ((0 if runs_only else 2) + 1 / x.size + 1 / y.size))
     t = effect / se
     return TestResult(method, t, _t_pvalue(t, df, alternative), effect, alternative, df, se)

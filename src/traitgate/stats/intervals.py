@@ -51,22 +51,22 @@ def summarise_arm(
     it is across prompts, which respects the clustering of samples within prompts.
     ``model_rates`` overrides the per-model means (e.g. exact ratios of integer totals).
     """
+    _check_level(confidence_level)
     x = _as_2d(rates)
     per_model = x.mean(axis=1) if model_rates is None else _as_1d(model_rates)
     if x.shape[0] >= 2:
         return ArmSummary(
             float(per_model.mean()),
-            t_interval(per_model, confidence_level),
-            tuple(float(v) for v in per_model),
+            tuple(per_model.tolist()),
             x.shape[1],
             "models",
             confidence_level,
         )
     return ArmSummary(
         float(per_model[0]),
-        t_interval(x[0], confidence_level),
         (float(per_model[0]),),
         x.shape[1],
         "prompts",
         confidence_level,
+        ci_over=tuple(x[0].tolist()),
     )
