@@ -18,6 +18,7 @@ from traitgate.stats._core import (
     PairedMethod,
     TestResult,
     _as_2d,
+    _check_level,
     _model_rates,
     _need,
     _reference_variance,
@@ -32,7 +33,7 @@ from traitgate.stats.across import (
     resampled_test,
     student_test,
 )
-from traitgate.stats.intervals import summarise_arm
+from traitgate.stats.intervals import _summarise
 from traitgate.stats.within import fisher_pooled_test, sign_flip_test, wilcoxon_test
 
 
@@ -68,8 +69,8 @@ def compare(
     x, y = _as_2d(a), _as_2d(b)
     ma, mb = _model_rates(x, counts_a), _model_rates(y, counts_b)
     floor = max(_rounding_variance(x, counts_a), _rounding_variance(y, counts_b))
-    arm_a = summarise_arm(x, confidence_level, model_rates=ma)
-    arm_b = summarise_arm(y, confidence_level, model_rates=mb)
+    _check_level(confidence_level)
+    arm_a, arm_b = _summarise(x, ma, confidence_level), _summarise(y, mb, confidence_level)
 
     def made(test: TestResult, reported: tuple[TestResult, ...], design: Design) -> Comparison:
         return Comparison(test, reported, design, arm_a, arm_b, noise=noise)

@@ -8,7 +8,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as st
 
-from traitgate.stats._core import ArmSummary, Interval, _as_1d, _as_2d, _check_level, _quantile
+from traitgate.stats._core import (
+    ArmSummary,
+    Floats,
+    Interval,
+    _as_1d,
+    _as_2d,
+    _check_level,
+    _quantile,
+)
 
 
 def wilson_interval(k: int, n: int, confidence_level: float = 0.95) -> Interval:
@@ -54,6 +62,11 @@ def summarise_arm(
     _check_level(confidence_level)
     x = _as_2d(rates)
     per_model = x.mean(axis=1) if model_rates is None else _as_1d(model_rates)
+    return _summarise(x, per_model, confidence_level)
+
+
+def _summarise(x: Floats, per_model: Floats, confidence_level: float) -> ArmSummary:
+    """:func:`summarise_arm` of validated rates (shape (models, prompts)) and per-model rates."""
     if x.shape[0] >= 2:
         return ArmSummary(
             float(per_model.mean()),
