@@ -111,9 +111,12 @@ def test_the_wheel_in_a_fresh_venv_runs_gates_from_an_init_project(tmp_path: Pat
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = dist.glob("traitgate-*.whl")
     # a fresh venv with the wheel; its dependencies are borrowed from this venv's
-    # site-packages (no network at test time), after the venv's own
+    # site-packages (no network at test time), after the venv's own; this venv's pip
+    # installs into it (a venv's own pip takes seconds to set up)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300
+    )
     python = venv / "bin" / "python"
     inner = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                  tmp_path, dict(os.environ)).stdout.strip()  # fmt: skip
@@ -121,7 +124,8 @@ def test_the_wheel_in_a_fresh_venv_runs_gates_from_an_init_project(tmp_path: Pat
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     installed = _run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+         "--no-index", str(wheel)],
         tmp_path, env,
     )  # fmt: skip
     assert installed.returncode == 0, installed.stderr[-2000:]
