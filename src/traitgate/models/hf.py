@@ -10,9 +10,8 @@ so results are reproducible across batch sizes and resumable.
 from __future__ import annotations
 
 import gc
-import inspect
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 
@@ -25,6 +24,7 @@ from traitgate.models._device import (
     resolve_device,
     to_device,
 )
+from traitgate.models._kv_cache import cache_keyword, cache_of
 from traitgate.models._sampling import (
     batched_with_backoff,
     mix32,
@@ -36,29 +36,6 @@ from traitgate.models._text import PromptCodec, check_context
 from traitgate.models.base import GenerationRequest, Prompt, ScoreRequest
 from traitgate.models.hf_loading import load_weights
 from traitgate.models.spec import ModelSpec
-
-T = TypeVar("T")
-R = TypeVar("R")
-_MASK32 = 0xFFFFFFFF
-
-
-def _cache_keyword(model: Any) -> str:
-    """The forward argument that takes a KV cache: ``cache`` in newer transformers 5
-    releases (``past_key_values`` is deprecated there, to be removed in 5.40), else
-    ``past_key_values``. A PEFT wrapper is looked through to its base model."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    try:
-        params = inspect.signature(base.forward).parameters
-    except (TypeError, ValueError):
-        return "past_key_values"
-    return "cache" if "cache" in params else "past_key_values"
-
-
-def _cache_of(output: Any) -> Any:
-    """The KV cache a forward pass returned (``cache``, or ``past_key_values`` before the
-    rename; an empty cache object may be falsy, so test for None)."""
-    cache = getattr(output, "cache", None)
-    return cache if cache is not None else output.past_key_values
 
 
 def _by_length(conts: list[list[int]]) -> list[int]:
@@ -99,7 +76,7 @@ class TransformersBackend:
             eos = tokenizer.eos_token_id
         self.eos_ids = sorted({eos} if isinstance(eos, int) else set(eos or []))
         self.codec = PromptCodec(tokenizer, label)
-        self._cache_kw = _cache_keyword(model)
+        self._cache_kw = cache_keyword(model)
         config = getattr(model, "config", None)
         self.context: int | None = getattr(config, "max_position_embeddings", None)
         self._weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
@@ -263,7 +240,7 @@ class TransformersBackend:
         dev = ids.device
         width = max(len(inp) for _, inp in tails)
         tail_pick = self._to_device([k for k, _ in tails])
-        cache = _cache_of(prefill)
+        cache = cache_of(prefill)
         cache.batch_select_indices(tail_pick)
         inputs = self._to_device([[*inp] + [self.pad_id] * (width - len(inp)) for _, inp in tails])
         tail_mask = self._to_device([[1] * len(inp) + [0] * (width - len(inp)) for _, inp in tails])
@@ -365,7 +342,7 @@ class TransformersBackend:
         )
         dev = ids.device
         select = self._to_device([slot[ri] for ri, _ in rows])
-        cache = _cache_of(prefill)
+        cache = cache_of(prefill)
         cache.batch_select_indices(select)
         logits = prefill.logits[:, -1, :][select]
         mask = mask[select]
