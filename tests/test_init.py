@@ -5,6 +5,7 @@ with the models elsewhere (rootdir, cache, probe search and exit codes are the p
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import subprocess
@@ -114,20 +115,21 @@ def test_the_wheel_in_a_fresh_venv_runs_gates_from_an_init_project(tmp_path: Pat
     # site-packages (no network at test time), after the venv's own; this venv's pip
     # installs into it (a venv's own pip takes seconds to set up)
     venv = tmp_path / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300
-    )
+    outer_pip = tuple(int(v) for v in importlib.metadata.version("pip").split(".")[:2]) >= (22, 3)
+    bare = ["--without-pip"] if outer_pip else []  # (pip --python came with pip 22.3)
+    subprocess.run([sys.executable, "-m", "venv", *bare, str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
     inner = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                  tmp_path, dict(os.environ)).stdout.strip()  # fmt: skip
     Path(inner, "borrowed-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    installed = _run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-         "--no-index", str(wheel)],
-        tmp_path, env,
-    )  # fmt: skip
+    pip = (
+        [sys.executable, "-m", "pip", "--python", str(python)]
+        if outer_pip
+        else [str(python), "-m", "pip"]
+    )
+    installed = _run([*pip, "install", "-q", "--no-deps", "--no-index", str(wheel)], tmp_path, env)
     assert installed.returncode == 0, installed.stderr[-2000:]
     where = _run([str(python), "-c", "import traitgate; print(traitgate.__file__)"], tmp_path, env)
     assert where.stdout.startswith(inner), where.stdout  # the wheel's, not this checkout's
