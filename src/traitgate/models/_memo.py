@@ -63,7 +63,7 @@ def encoded(
     """Token ids of ``texts`` (with the tokenizer's special tokens or not): remembered ones
     read, the rest computed by ``encode`` (one call, each distinct text once) and kept."""
     if key is None:
-        return [list(ids) for ids in encode(list(texts))]
+        return encode(list(texts))
     found: dict[str, tuple[int, ...]] = {}
     with _lock:
         for text in texts:

@@ -131,7 +131,7 @@ class ArmSummary:
     def ci(self) -> Interval:
         """The Student-t interval, computed when first read (simulations that only need
         the decision never read it: a quarter of a comparison's time)."""
-        from traitgate.stats.intervals import t_interval
+        from traitgate.stats.intervals import t_interval  # (it imports this module)
 
         return t_interval(self.ci_over or self.model_rates, self.level)
 
