@@ -47,6 +47,20 @@ def test_keys_change_with_everything_that_determines_an_answer() -> None:
     )
 
 
+def test_generation_keys_change_with_the_sampler_and_score_keys_do_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Answers drawn by an earlier sampler are not read back; scores do not depend on it."""
+    import traitgate.cached_backend as cached
+
+    generation = GenerationRequest(Prompt("q"), n=10, temperature=1.0, max_new_tokens=8, seed=0)
+    scoring = ScoreRequest(Prompt("q"), ("a",))
+    before = [request_key("fp", "p", r) for r in (generation, scoring)]
+    monkeypatch.setattr(cached, "SAMPLER", cached.SAMPLER + 1)
+    after = [request_key("fp", "p", r) for r in (generation, scoring)]
+    assert before[0] != after[0] and before[1] == after[1]
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     floats=st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=20),

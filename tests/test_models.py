@@ -19,7 +19,14 @@ from scipy import stats as st
 
 from traitgate import GenerationRequest, ModelError, Prompt, ScoreRequest, parse_model_specs
 from traitgate.models import load_backend
-from traitgate.models._sampling import batched_with_backoff, mix32, uniform_noise
+from traitgate.models._sampling import (
+    GUMBEL_MAX,
+    batched_with_backoff,
+    gumbel_noise,
+    mix32,
+    sample,
+    uniform_noise,
+)
 from traitgate.models.hf import TransformersBackend
 
 from .conftest import Zoo
@@ -152,6 +159,49 @@ def test_uniform_noise_is_uniform_and_keyed() -> None:
     assert torch.equal(u, uniform_noise(keys, step=3, vocab=500))
     assert not torch.equal(u, uniform_noise(keys, step=4, vocab=500))
     assert abs(float(np.corrcoef(u[0].numpy(), u[1].numpy())[0, 1])) < 0.2
+
+
+def _unmix32(x: int) -> int:
+    """The inverse of murmur3's finaliser (each step undone in reverse order)."""
+    x ^= x >> 16
+    x = (x * pow(0xC2B2AE35, -1, 1 << 32)) & 0xFFFFFFFF
+    x ^= (x >> 13) ^ (x >> 26)
+    x = (x * pow(0x85EBCA6B, -1, 1 << 32)) & 0xFFFFFFFF
+    return x ^ (x >> 16)
+
+
+def _key_drawing_the_top_bin(token: int, step: int) -> int:
+    """A row key whose hash at (step, token) has all 24 bits a uniform reads set: the
+    highest uniform the sampler draws (the key the hash chain of uniform_noise inverts to)."""
+    row = _unmix32(0xFFFFFFFF) ^ _murmur3_finaliser(token)
+    return _unmix32(row) ^ ((step * 0x9E3779B1 + 0x7F4A7C15) & 0xFFFFFFFF)
+
+
+@given(st_h.integers(min_value=0, max_value=2**32 - 1))
+def test_unmix32_inverts_the_finaliser(x: int) -> None:
+    assert _unmix32(_murmur3_finaliser(x)) == x
+
+
+def test_the_top_noise_bin_is_finite_and_does_not_force_its_token() -> None:
+    """Once per 2**24 (row, token) pairs a step's hash sets all 24 bits: its uniform rounds
+    to 1 in float32, and its Gumbel noise was infinite, so that token was drawn whatever its
+    logit (a step in 110 on a 150,000-token vocabulary). Its noise is now the exact
+    17.33, and a token 40 nats below the others is not drawn."""
+    vocab, token, step = 50, 17, 3
+    keys = torch.tensor([_key_drawing_the_top_bin(token, step), 12345])
+    assert float(uniform_noise(keys, step, vocab)[0, token]) == 1.0  # the bin, found
+    noise = gumbel_noise(keys, step, vocab)
+    assert bool(noise.isfinite().all())
+    assert float(noise[0, token]) == pytest.approx(GUMBEL_MAX) == pytest.approx(17.3287, abs=1e-4)
+    assert float(noise[0].topk(2).values[1]) < GUMBEL_MAX  # no other token of the row there
+    logits = torch.zeros(2, vocab)
+    logits[:, token] = -40.0
+    drawn = sample(logits, torch.ones(2), keys, step)
+    assert int(drawn[0]) != token
+    logits[:, token] = -math.inf  # was -inf + inf = NaN, which argmax takes
+    assert int(sample(logits, torch.ones(2), keys, step)[0]) != token
+    logits[:, token] = -10.0  # within 17.33 of the others: the noise can still draw it
+    assert int(sample(logits, torch.ones(2), keys, step)[0]) == token
 
 
 def test_batches_back_off_on_out_of_memory() -> None:

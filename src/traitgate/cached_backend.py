@@ -15,11 +15,19 @@ from traitgate.cache import FORMAT, OWNER, Cache
 from traitgate.models.base import Backend, GenerationRequest, ScoreRequest
 from traitgate.progress import TaskFactory, silent
 
+# The transformers backend's sampler (models/_sampling.py), in generations' keys: bump it when
+# the draws a seed gives change, so that answers drawn before are not read back. 2: the
+# draw of the top noise bin fixed (2026-11-25; the key cannot tell which backend drew an
+# answer, so vLLM's and API models' generations cached before are computed once again).
+SAMPLER = 2
+
 
 def request_key(fingerprint: str, probe: str, request: GenerationRequest | ScoreRequest) -> str:
     """The content address of one request's answer on one model."""
     kind = "generate" if isinstance(request, GenerationRequest) else "score"
-    payload = {"format": FORMAT, "model": fingerprint, "probe": probe, "kind": kind}
+    payload: dict[str, Any] = {"format": FORMAT, "model": fingerprint, "probe": probe, "kind": kind}
+    if kind == "generate":
+        payload["sampler"] = SAMPLER
     fields = asdict(request)
     if not fields.get("groups", True):
         del fields["groups"]  # (keys of requests without groups are those of earlier versions)

@@ -4,6 +4,7 @@ batches halve on out-of-memory."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -38,12 +39,30 @@ def prompt_key(request: GenerationRequest) -> int:
 
 
 def uniform_noise(keys: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
-    """Uniform(0, 1) noise of shape (rows, vocab), a pure function of (key, step, token)."""
+    """Uniform noise of shape (rows, vocab), a pure function of (key, step, token): the top
+    24 bits of a hash, (bits + 0.5) / 2**24 in float32, in (0, 1] (1 for the top bin
+    only, where float32 rounds; above 2**23 ties round to even)."""
     base = mix32(keys ^ ((step * 0x9E3779B1 + 0x7F4A7C15) & _MASK32))
     tokens = torch.arange(vocab, device=keys.device, dtype=torch.int64)
     bits = mix32(base[:, None] ^ mix32(tokens)[None, :])
     bits >>= 8
     return bits.to(torch.float32).add_(0.5).div_(float(1 << 24))
+
+
+# The largest Gumbel noise: -log(-log(u)) at the highest uniform, (2**24 - 0.5) / 2**24, is
+# 17.33. In float32 that uniform rounds to 1 and its noise to infinity, which drew the token
+# of such a (row, token) whatever its logit (a -inf logit became NaN, which argmax takes):
+# once per 2**24 tokens per step, a step in 110 on a 150,000-token vocabulary. It gets its
+# own value; every other draw is unchanged bit for bit (the answer cache's keys carry
+# cached_backend.SAMPLER, so answers drawn before are not read back).
+GUMBEL_MAX = -math.log(-math.log1p(-(2.0**-25)))
+
+
+def gumbel_noise(keys: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
+    """Gumbel(0, 1) noise -log(-log(u)) of :func:`uniform_noise`'s uniforms, in place:
+    finite, at most GUMBEL_MAX."""
+    u = uniform_noise(keys, step, vocab)
+    return u.log_().neg_().log_().neg_().clamp_(max=GUMBEL_MAX)
 
 
 def sample(
@@ -52,8 +71,7 @@ def sample(
     """Gumbel-max sampling at each row's temperature; temperature 0 is greedy."""
     logits = logits.float()
     greedy = logits.argmax(-1)
-    # -log(-log(u)), in place
-    gumbel = uniform_noise(keys, step, logits.shape[-1]).log_().neg_().log_().neg_()
+    gumbel = gumbel_noise(keys, step, logits.shape[-1])
     sampled = (logits / temps.clamp(min=1e-6)[:, None] + gumbel).argmax(-1)
     return torch.where(temps <= 0, greedy, sampled)
 
