@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from traitgate._plugin.xdist import _cores
+
 from .conftest import BRIEF_PROBE, BRIEF_PROMPTS, OWL_GATES, Zoo, gate_rows, joined
 
 models = joined
@@ -131,7 +133,7 @@ def test_python_gates_use_the_fixture(shared_answers: pytest.Pytester, zoo: Zoo)
 
 @pytest.mark.slow
 def test_xdist_workers_report_to_the_controller(
-    pytester: pytest.Pytester, zoo: Zoo, brief_probes: Path
+    pytester: pytest.Pytester, zoo: Zoo, brief_probes: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # each worker records the models it loads: with the run's own (new) cache they split
     # the work (on the short probe: the reporting and the split are tested, not the measure)
@@ -153,13 +155,18 @@ def test_xdist_workers_report_to_the_controller(
             worker = os.environ["PYTEST_XDIST_WORKER"]
 
             def loader(spec):
+                backend = load_backend(spec, device=session.settings.device)
+                import torch
                 with open(f"loads-{worker}.txt", "a") as out:
                     out.write(spec.label + "\\n")
-                return load_backend(spec, device=session.settings.device)
+                with open(f"threads-{worker}.txt", "a") as out:
+                    out.write(f"{torch.get_num_threads()}\\n")
+                return backend
 
             session.services = dataclasses.replace(session.services, loader=loader)
         """
     )
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # (the workers share the cores out)
     result = evals.runpytest_subprocess(
         "-n",
         "2",
@@ -187,6 +194,10 @@ def test_xdist_workers_report_to_the_controller(
     every = sorted(p.name for p in [*zoo.owl, *zoo.neutral, zoo.base])
     assert sorted(loads[0] + loads[1]) == every  # no model was loaded twice
     assert loads[0] and loads[1]
+    # each worker's torch had its share of the cores, not one thread per core
+    share = str(max(1, _cores() // 2))
+    threads = [(evals.path / f"threads-gw{k}.txt").read_text().split() for k in (0, 1)]
+    assert set(threads[0] + threads[1]) == {share}
 
 
 def test_junit_xml_carries_effect_and_pvalue(evals: pytest.Pytester, zoo: Zoo) -> None:

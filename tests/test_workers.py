@@ -3,6 +3,7 @@ the others' results from the shared cache (real tiny models, real threads, one c
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 
 from traitgate import Gate, SessionServices, SessionSettings, TraitSession, parse_model_specs
-from traitgate._plugin.xdist import XdistHooks, gpu_for_worker, worker_shard
+from traitgate._plugin import xdist
+from traitgate._plugin.xdist import XdistHooks, gpu_for_worker, share_cpu_threads, worker_shard
 from traitgate.cache import Cache
 from traitgate.models import Backend, ModelSpec
 
@@ -53,6 +55,39 @@ def test_the_controller_tells_each_worker_its_share_through_workerinput(
     worker_config = SimpleNamespace(workerinput=node.workerinput)
     assert worker_shard(worker_config) == expected  # type: ignore[arg-type]
     assert worker_shard(SimpleNamespace()) is None  # type: ignore[arg-type]  # controller
+
+
+@pytest.mark.parametrize(
+    ("cores", "workers", "expected"), [(2, 2, 1), (16, 4, 4), (2, 4, 1), (8, 3, 2)]
+)
+def test_workers_share_the_cpu_cores_out(
+    monkeypatch: pytest.MonkeyPatch, cores: int, workers: int, expected: int
+) -> None:
+    """Each worker's torch and OpenMP get the cores divided among the workers (workers of
+    one thread per core each spin against each other: on 2 cores, -n 2 ran the owl gates
+    9x slower than one process)."""
+    import torch
+
+    told: list[int] = []
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(xdist, "_cores", lambda: cores)
+    monkeypatch.setattr(torch, "set_num_threads", told.append)
+    assert share_cpu_threads((0, workers)) == expected
+    assert os.environ["OMP_NUM_THREADS"] == str(expected) and told == [expected]
+
+
+def test_a_thread_count_set_by_the_user_and_a_plain_run_are_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import torch
+
+    told: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", told.append)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert share_cpu_threads((0, 2)) is None and os.environ["OMP_NUM_THREADS"] == "3"
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert share_cpu_threads(None) is None and "OMP_NUM_THREADS" not in os.environ
+    assert told == []
 
 
 class LockedLoader(CountingLoader):

@@ -14,7 +14,7 @@ import pytest
 
 from traitgate._checks import check_seed
 from traitgate._plugin.terminal import TerminalOutput
-from traitgate._plugin.xdist import worker_device, worker_shard
+from traitgate._plugin.xdist import share_cpu_threads, worker_device, worker_shard
 from traitgate.baseline import BASELINE_ROLES, Baseline
 from traitgate.cache import Cache
 from traitgate.errors import ConfigError, TraitgateError
@@ -35,6 +35,7 @@ def build_session(config: pytest.Config) -> TraitSession:
     roles, unresolved = _roles(config, baseline)
     cache = _cache(config)
     shard = worker_shard(config)
+    share_cpu_threads(shard)
     terminal = TerminalOutput(config)
     settings = SessionSettings(
         seed=_seed(config),

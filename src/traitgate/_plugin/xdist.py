@@ -1,5 +1,6 @@
 """pytest-xdist: each worker runs its share of the models (and, with several GPUs, on its
-own GPU), and reads the others' results from the shared cache.
+own GPU, on the CPU with its share of the cores), and reads the others' results from the
+shared cache.
 
 :class:`XdistHooks` is registered only when pytest-xdist is installed. In the controller it
 tells each worker its share through ``workerinput``; a worker reads it back with
@@ -8,6 +9,8 @@ tells each worker its share through ``workerinput``; a worker reads it back with
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import pytest
@@ -40,6 +43,31 @@ def worker_shard(config: pytest.Config) -> tuple[int, int] | None:
     if not shard or int(shard[1]) < 2:
         return None
     return int(shard[0]), int(shard[1])
+
+
+def share_cpu_threads(shard: tuple[int, int] | None) -> int | None:
+    """In a worker, torch's CPU threads (and OpenMP's) are this machine's cores shared out
+    among the workers, unless OMP_NUM_THREADS is set: by default each process starts one
+    thread per core, and workers on the same cores then spin against each other: on a
+    2-core machine, `pytest evals/ -n 2` on the zoo's owl students took 244-277 s that way,
+    24-27 s with a thread each, 28 s without xdist (BENCHMARKS.md). Returns the thread
+    count set (None: left alone). Before torch is imported the environment suffices;
+    after, torch is told too."""
+    if shard is None or os.environ.get("OMP_NUM_THREADS"):
+        return None
+    threads = max(1, _cores() // shard[1])
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+    return threads
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # (macOS, Windows)
+        return os.cpu_count() or 1
 
 
 def gpu_for_worker(device: str, worker: int | None, cuda_devices: int) -> str:
