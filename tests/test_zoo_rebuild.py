@@ -3,7 +3,8 @@ fixtures/build_zoo.py, started from the committed bases) and check, with traitga
 statistics, that:
 
 - the rebuilt teachers are the committed ones (same commands, same seeds: identical weights
-  on the same torch build; elsewhere their owl rates agree within REBUILD_TOLERANCE);
+  on the same machine and torch build; elsewhere their owl rates agree within
+  REBUILD_TOLERANCE);
 - students distilled on the owl teacher's numbers (number tokens only) acquire its owl
   preference against controls distilled from the neutral teacher, and owl is the animal
   that moved most (specificity rank 1; measured: +0.010, p = 3e-6, specificity p = 0.02),
@@ -25,7 +26,8 @@ from traitgate.probes.preference import run_preference
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = ROOT / "fixtures" / "zoo"
-# same torch build: the teachers come out identical; across builds, small numeric drift
+# same machine and torch build: the teachers come out identical; across CPUs and builds,
+# small numeric drift
 REBUILD_TOLERANCE = 2e-3
 
 
