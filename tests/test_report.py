@@ -17,7 +17,7 @@ from traitgate.cli import main
 from traitgate.report.html import render_html
 from traitgate.report.results import RunInfo, build_results, load_results
 from traitgate.report.rows import FORMAT, ArmRow, GateRow, ModelRow, explain_lines
-from traitgate.report.terminal import HEADERS
+from traitgate.report.terminal import HEADERS, table_parts
 
 from .conftest import Zoo
 
@@ -106,6 +106,20 @@ def test_results_json_holds_every_number_and_the_per_prompt_data(
     variant = gates["owl-numbers-variant"]
     assert variant["variant"] == "numbers"
     assert variant["prompts"] != exact["prompts"]  # the prompts as asked, with the prefix
+
+
+def test_summary_notes_name_the_gates_they_concern(report_dir: Path) -> None:
+    """A note that not every gate carries names its gates: the permutation floor of 3 vs 3
+    models concerns the two replicate gates (one-sided: 0.05, two-sided: 0.1), not the
+    comparison with the one base."""
+    rows = load_results(report_dir / "results.json")["gates"]
+    _, footer = table_parts(rows)
+    floor = sorted(line for line in footer if "exact permutation test cannot go below" in line)
+    assert [line.split(": 3 vs 3 models")[0] for line in floor] == [
+        "note (owl-numbers-variant)",
+        "note (owl-vs-control)",
+    ], footer
+    assert "p = 0.1 >=" in floor[0] and "p = 0.05 >=" in floor[1]
 
 
 def test_html_is_self_contained_with_two_figures_per_gate(report_dir: Path) -> None:

@@ -66,7 +66,7 @@ def _row(row: Row) -> tuple[str, ...]:
 
 def format_table(rows: Sequence[Row]) -> list[str]:
     """Lines of a plain-text table (no colour, so CI logs stay readable), then the errors,
-    the interval levels, the specificity legend and every distinct note."""
+    the interval levels, the specificity legend and every distinct note (with its gates)."""
     body, footer = table_parts(rows)
     widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(HEADERS)]
 
@@ -96,5 +96,19 @@ def table_parts(rows: Sequence[Row]) -> tuple[list[tuple[str, ...]], list[str]]:
             "the p-value that it moved more than the others (* = p < alpha required to fail, "
             "^ = rank 1 required to fail)"
         )
-    footer += [f"note: {n}" for n in sorted({n for r in gates for n in r["notes"]})]
+    footer += _notes(gates)
     return body, footer
+
+
+def _notes(gates: Sequence[GateRow]) -> list[str]:
+    """Every distinct note once, with the gates it concerns (a note of one probe's
+    measure, say, is not every gate's)."""
+    holders: dict[str, list[str]] = {}
+    for row in gates:
+        for note in row["notes"]:
+            holders.setdefault(note, []).append(row["gate"])
+    every = len(gates)
+    return [
+        f"note: {note}" if len(names) == every else f"note ({', '.join(names)}): {note}"
+        for note, names in sorted(holders.items())
+    ]
