@@ -4,9 +4,9 @@ An entry is one request's answer (a prompt's completions, or its continuation sc
 model. Its key hashes everything that determines that answer: the model's weights
 fingerprint (with the backend, for one that answers in its own way: vLLM), the probe and
 its version, the request itself (prompt, system prompt, continuations or generation
-parameters, seed), the cache format and, for samples, the sampler's version. So a changed model,
-probe version, prompt or seed can never read a stale answer, and nothing needs invalidating
-by hand; `traitgate cache clear` only reclaims space.
+parameters, seed), the cache format and, for samples, the sampler's version. So a changed
+model, probe version, prompt or seed can never read a stale answer, and nothing needs
+invalidating by hand; `traitgate cache clear` only reclaims space.
 
 Each chunk of work is committed in one transaction as soon as it is computed (see
 :class:`traitgate.cached_backend.CachedBackend`); a run killed at any point keeps every

@@ -103,11 +103,11 @@ def table_parts(rows: Sequence[Row]) -> tuple[list[tuple[str, ...]], list[str]]:
 def _notes(gates: Sequence[GateRow]) -> list[str]:
     """Every distinct note once, with the gates it concerns (a note of one probe's
     measure, say, is not every gate's)."""
-    holders: dict[str, list[str]] = {}
+    holders: dict[str, dict[str, None]] = {}  # (dicts as ordered sets)
     for row in gates:
         for note in row["notes"]:
-            holders.setdefault(note, []).append(row["gate"])
-    every = len(gates)
+            holders.setdefault(note, {})[row["gate"]] = None
+    every = len({row["gate"] for row in gates})
     return [
         f"note: {note}" if len(names) == every else f"note ({', '.join(names)}): {note}"
         for note, names in sorted(holders.items())
