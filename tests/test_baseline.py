@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from traitgate.baseline import read_entry
+from traitgate.models.base import SAMPLER
 from traitgate.probes import builtin_probe_dir
 
-from .conftest import OWL_GATES, Zoo, joined
+from .conftest import BRIEF_PROBE, OWL_GATES, Zoo, joined
+
+ZOO = Path(__file__).resolve().parents[1] / "fixtures" / "zoo"
 
 
 @pytest.fixture
@@ -133,7 +137,11 @@ def test_unused_and_stale_entries_are_reported(evals: pytest.Pytester, zoo: Zoo)
     directory = evals.path / "baselines"
     data = json.loads((directory / "favorite_animal.exact.json").read_text())
     (directory / "favorite_animal.sampled.json").write_text(
-        json.dumps({**data, "measure": "sampled", "roles": {}})
+        json.dumps({**data, "measure": "sampled", "sampler": SAMPLER, "roles": {}})
+    )
+    # recorded before samplers had versions: sampler 1
+    (directory / "favorite_animal.sampled.numbers.json").write_text(
+        json.dumps({**data, "measure": "sampled", "variant": "numbers", "roles": {}})
     )
     (directory / "old_probe.exact.json").write_text(json.dumps({**data, "probe": "old_probe"}))
     stale = {**data, "probe": "favorite_tree", "probe_version": "0", "roles": {}}
@@ -143,6 +151,50 @@ def test_unused_and_stale_entries_are_reported(evals: pytest.Pytester, zoo: Zoo)
     assert "unused: favorite_animal.sampled.json" in out
     assert "stale: old_probe.exact.json (probe 'old_probe' not found)" in out
     assert "stale: favorite_tree.exact.json (recorded for version 0, probe is now version 2)" in out
+    assert (
+        f"stale: favorite_animal.sampled.numbers.json (drawn by sampler 1, traitgate now "
+        f"samples with {SAMPLER})"
+    ) in out
+
+
+def test_a_sampled_baseline_from_another_sampler_asks_to_rerecord(
+    shared_answers: pytest.Pytester, brief_probes: Path
+) -> None:
+    """Samples drawn by another version of the sampler are not compared with new ones (nor
+    kept when the file is re-recorded). (The committed zoo: its base answers the animal
+    questions when sampled, the `zoo` fixture's does not.)"""
+    evals = shared_answers
+    gate = f"probe: {BRIEF_PROBE}\ntrait: owl\nmeasure: sampled\nmin_effect: 0.01\n"
+    evals.makefile(
+        ".yaml",
+        gate_s=f"gate: vs_control\ncompare: [model, control]\n{gate}---\n"
+        f"gate: vs_base\ncompare: [model, base]\nmodel_sd: 0.01\n{gate}",
+    )
+    probes = ("--probe-path", str(brief_probes))
+    controls = joined([ZOO / "control-s0", ZOO / "control-s1"])
+    evals.runpytest(
+        "--baseline-update", "b", f"--control-model={controls}", f"--base-model={ZOO / 'base'}",
+        *probes,
+    ).assert_outcomes(skipped=2)  # fmt: skip
+    path = evals.path / "b" / f"{BRIEF_PROBE}.sampled.json"
+    data = json.loads(path.read_text())
+    assert data["sampler"] == SAMPLER == read_entry(path).sampler
+    del data["sampler"]  # the same file as written before samplers had versions
+    path.write_text(json.dumps(data))
+    student = ZOO / "owl-student-s0"
+    result = evals.runpytest(f"--model={student}", "--baseline", "b", *probes)
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str()
+    assert (
+        f"its answers were drawn by sampler 1 and this traitgate samples with sampler {SAMPLER}"
+        in out
+    )
+    assert "re-record with --baseline-update" in out and "Traceback" not in out
+    # recording the controls again does not keep the old file's base
+    evals.runpytest(
+        "--baseline-update", "b", f"--control-model={controls}", "-k", "vs_control", *probes,
+    ).assert_outcomes(skipped=1, deselected=1)  # fmt: skip
+    assert sorted(read_entry(path).roles) == ["control"]
 
 
 def test_baseline_options_conflict_with_live_comparators(evals: pytest.Pytester, zoo: Zoo) -> None:

@@ -6,7 +6,8 @@ with the probe's version, its prompts and candidates, and each recorded role's p
 per-prompt results. It is written only on ``--baseline-update DIR``; ``--baseline DIR`` then
 serves the ``base`` and ``control`` roles from it, so a release gate evaluates only the
 candidate. A file recorded for another probe version, or for prompts that have since changed,
-is an error asking to re-record: comparing against it would compare different questions.
+is an error asking to re-record: comparing against it would compare different questions. So
+is a sampled file drawn by another version of the sampler (``models.base.SAMPLER``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from traitgate._io import atomic_write_text
 from traitgate.errors import ConfigError, TraitgateError
+from traitgate.models.base import SAMPLER
 from traitgate.probes.kinds import prompt_texts
 from traitgate.probes.result import Measure, ProbeResult
 from traitgate.probes.schema import Suite
@@ -55,6 +57,13 @@ class Entry:
     recorded: str
     roles: dict[str, list[dict[str, Any]]]
     scored_columns: int | None = None
+    # the sampler that drew a sampled entry's answers (files without the field: sampler 1);
+    # None for the exact measure, which draws nothing
+    sampler: int | None = None
+
+    def stale_sampler(self) -> bool:
+        """Sampled answers drawn by another sampler than this traitgate's."""
+        return self.measure == "sampled" and self.sampler != SAMPLER
 
     def results(self, role: str) -> list[ProbeResult]:
         return [
@@ -133,6 +142,7 @@ def _entry_fields(
         recorded=str(data.get("recorded", "")),
         roles=roles,
         scored_columns=None if data.get("scored_columns") is None else int(data["scored_columns"]),
+        sampler=None if measure == "exact" else int(data.get("sampler", 1)),
     )
     width = int(data.get("width", len(candidates) + (1 if measure == "sampled" else 0)))
     return entry, width
@@ -229,6 +239,12 @@ class Baseline:
                 f"baseline {path}: recorded with probe {suite.id!r} version "
                 f"{entry.probe_version}, the probe is now version {suite.version}; {rerecord}"
             )
+        if entry.stale_sampler():
+            raise ConfigError(
+                f"baseline {path}: its answers were drawn by sampler {entry.sampler} and this "
+                f"traitgate samples with sampler {SAMPLER} (sampler 1 drew a random token once "
+                f"per 2^24 draws); {rerecord}"
+            )
         prompts = prompt_texts(suite, variant)
         if entry.prompts != prompts or entry.candidates != list(suite.candidates):
             raise ConfigError(
@@ -264,6 +280,11 @@ class Baseline:
                 lines.append(
                     f"stale: {path.name} (recorded for version {entry.probe_version}, probe "
                     f"is now version {suite.version})"
+                )
+            elif entry.stale_sampler():
+                lines.append(
+                    f"stale: {path.name} (drawn by sampler {entry.sampler}, traitgate now "
+                    f"samples with {SAMPLER})"
                 )
             else:
                 lines.append(f"unused: {path.name} (no gate of this session needs it)")
@@ -313,6 +334,7 @@ def write_entry(
                 old.probe_version == str(suite.version)
                 and old.prompts == prompts
                 and old.candidates == list(suite.candidates)
+                and not old.stale_sampler()
             ):
                 roles.update(old.roles)
         except TraitgateError:
@@ -338,6 +360,7 @@ def write_entry(
         "measure": measure,
         "variant": variant,
         "samples": samples,
+        **({"sampler": SAMPLER} if measure == "sampled" else {}),
         "scored_columns": scored_columns,
         "width": width,
         "seed": seed,

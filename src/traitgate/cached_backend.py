@@ -12,14 +12,8 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 
 from traitgate.cache import FORMAT, OWNER, Cache
-from traitgate.models.base import Backend, GenerationRequest, ScoreRequest
+from traitgate.models.base import SAMPLER, Backend, GenerationRequest, ScoreRequest
 from traitgate.progress import TaskFactory, silent
-
-# The transformers backend's sampler (models/_sampling.py), in generations' keys: bump it when
-# the draws a seed gives change, so that answers drawn before are not read back. 2: the
-# draw of the top noise bin fixed (2026-11-25; the key cannot tell which backend drew an
-# answer, so vLLM's and API models' generations cached before are computed once again).
-SAMPLER = 2
 
 
 def request_key(fingerprint: str, probe: str, request: GenerationRequest | ScoreRequest) -> str:
@@ -27,6 +21,8 @@ def request_key(fingerprint: str, probe: str, request: GenerationRequest | Score
     kind = "generate" if isinstance(request, GenerationRequest) else "score"
     payload: dict[str, Any] = {"format": FORMAT, "model": fingerprint, "probe": probe, "kind": kind}
     if kind == "generate":
+        # (the key cannot tell which backend drew them: vLLM's and API models' generations
+        # are computed once again at a new sampler version too)
         payload["sampler"] = SAMPLER
     fields = asdict(request)
     if not fields.get("groups", True):

@@ -54,7 +54,7 @@ def uniform_noise(keys: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
 # of such a (row, token) whatever its logit (a -inf logit became NaN, which argmax takes):
 # once per 2**24 tokens per step, a step in 110 on a 150,000-token vocabulary. It gets its
 # own value; every other draw is unchanged bit for bit (the answer cache's keys carry
-# cached_backend.SAMPLER, so answers drawn before are not read back).
+# models.base.SAMPLER, so answers drawn before are not read back).
 GUMBEL_MAX = -math.log(-math.log1p(-(2.0**-25)))
 
 

@@ -11,6 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+# The version of the transformers backend's sampler (models/_sampling.py): the draws a seed
+# gives. Bump it when they change: answer-cache keys of generations and sampled baselines
+# carry it, so answers drawn before are neither read back nor compared with new ones.
+# 2: the top noise bin's draw fixed (2026-11-25; sampler 1 drew a random token there).
+SAMPLER = 2
+
 
 @dataclass(frozen=True)
 class Prompt:
