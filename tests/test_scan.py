@@ -205,7 +205,7 @@ def test_scan_gate_in_pytest(pytester: pytest.Pytester, session_answers: Cache) 
 
 
 def test_lint_accepts_a_scan_gate(tmp_path: Path) -> None:
-    from traitgate.cli import lint
+    from traitgate._cli_lint import lint
 
     (tmp_path / "gate_scan.yaml").write_text(SCAN_GATE)
     assert lint([tmp_path]) == []

@@ -15,71 +15,8 @@ from pathlib import Path
 
 from traitgate import __version__
 from traitgate._checks import check_seed, positive_ints
-from traitgate._yaml import load_documents
 from traitgate.cache import DEFAULT_DIR as DEFAULT_CACHE_DIR
 from traitgate.errors import ConfigError, TraitgateError
-from traitgate.gate import Gate, load_gate_file
-from traitgate.probes.loader import iter_suite_files, load_suite, project_probe_dirs
-
-
-def _is_gate_file(path: Path) -> bool:
-    docs = load_documents(path)
-    return any(isinstance(d.data, dict) and "gate" in d.data for d in docs)
-
-
-def lint(paths: Sequence[Path], probe_paths: Sequence[Path] = ()) -> list[str]:
-    """Validate every suite and gate file under ``paths``; return one line per problem."""
-    return _check(paths, probe_paths)[0]
-
-
-def _check(paths: Sequence[Path], probe_paths: Sequence[Path]) -> tuple[list[str], list[Gate]]:
-    """One line per problem, and every valid gate (each file read once)."""
-    problems: list[str] = []
-    gates: list[Gate] = []
-    files = iter_suite_files(paths)
-    for path in paths:
-        if not path.exists():
-            problems.append(f"{path}: no such file or directory")
-    if not files and not problems:
-        problems.append(f"{', '.join(map(str, paths))}: no .yaml/.yml files found")
-    for file in files:
-        try:
-            if _is_gate_file(file):
-                gates += load_gate_file(file, probe_paths)
-            else:
-                load_suite(file)
-        except ConfigError as exc:
-            problems += exc.messages  # every problem of the file
-        except TraitgateError as exc:
-            problems.append(str(exc))
-    return problems, gates
-
-
-def lint_notes(gates: Sequence[Gate]) -> list[str]:
-    """What valid gates will refuse to do, or where pytest will not see them: gates without
-    ``model_sd`` cannot run with one model per arm (no test holds its level without the
-    fine-tuning noise); a gate file not named like one (``gate_*.yaml`` by default) is never
-    collected."""
-    from traitgate._plugin.options import DEFAULT_GATE_FILES
-
-    notes = []
-    unsized = [g for g in gates if g.spec.model_sd is None]
-    if unsized:
-        names = ", ".join(f"{g.where} {g.name}" for g in unsized)
-        notes.append(
-            f"note: {len(unsized)} gate(s) without model_sd will be refused when run with one "
-            "model per arm and fewer than two control models to measure the noise (give "
-            f"replicates or controls, or state model_sd): {names}"
-        )
-    files = dict.fromkeys(g.path for g in gates if g.path is not None)
-    for path in files:
-        if not any(path.match(p) for p in DEFAULT_GATE_FILES):
-            notes.append(
-                f"note: {path} holds gates but pytest will not collect it: gate files are "
-                f"named {' or '.join(DEFAULT_GATE_FILES)} (rename it, or set "
-                "traitgate_gate_files in your ini file)"
-            )
-    return notes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,21 +35,9 @@ def _main(argv: Sequence[str] | None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"traitgate {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_lint = sub.add_parser(
-        "lint",
-        help="validate probe suites and gate files (no model is loaded)",
-        description="Validate probe suites (kind: ...) and gate files (gate: ...). Prints one "
-        "line per problem as file:line: field: message and exits 1 if there is any.",
-    )
-    p_lint.add_argument("paths", nargs="+", type=Path, help="YAML files or directories")
-    p_lint.add_argument(
-        "--probe-path",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="DIR",
-        help="directory of probe suites that gates may name (searched before built-ins)",
-    )
+    from traitgate import _cli_compare, _cli_lint, _cli_scan, _cli_screen
+
+    _cli_lint.add_parser(sub)
     p_report = sub.add_parser(
         "report",
         help="re-render the HTML report from a results.json",
@@ -188,7 +113,6 @@ def _main(argv: Sequence[str] | None) -> int:
         "probes/favorite_season.yaml (an example suite). Existing files are never changed.",
     )
     p_init.add_argument("directory", nargs="?", type=Path, default=Path("."), metavar="DIR")
-    from traitgate import _cli_compare, _cli_scan, _cli_screen
     from traitgate.distill.cli import add_parser, run
 
     add_parser(sub)
@@ -197,6 +121,8 @@ def _main(argv: Sequence[str] | None) -> int:
     _cli_compare.add_parser(sub)
     args = parser.parse_args(argv)
     commands = ("report", "cache", "plan", "check-measures", "init", "scan", "screen", "compare")
+    if args.command == "lint":
+        return _cli_lint.run(args)
     if args.command in commands:
         handler = {
             "compare": _cli_compare.run,
@@ -219,21 +145,6 @@ def _main(argv: Sequence[str] | None) -> int:
         except TraitgateError as exc:
             print(f"traitgate: {exc}", file=sys.stderr)
             return 2
-    if args.command == "lint":
-        probe_paths = [
-            *args.probe_path,
-            *(p for p in args.paths if p.is_dir()),
-            *project_probe_dirs(Path.cwd()),
-        ]
-        problems, gates = _check(args.paths, probe_paths)
-        for line in problems:
-            print(line, file=sys.stderr)
-        files = iter_suite_files(args.paths)
-        if not problems:
-            print(f"ok: {len(files)} file(s) valid")
-            for line in lint_notes(gates):
-                print(line)
-        return 1 if problems else 0
     return 2  # pragma: no cover - argparse enforces the choices
 
 
@@ -271,7 +182,7 @@ def _report(args: argparse.Namespace) -> int:
 def _check_measures(args: argparse.Namespace) -> int:
     from traitgate.fidelity import check_measures
     from traitgate.models import load_backend, parse_model_specs
-    from traitgate.probes.loader import find_suite, load_suite
+    from traitgate.probes.loader import find_suite, load_suite, project_probe_dirs
     from traitgate.probes.schema import PreferenceSuite
 
     suite = load_suite(find_suite(args.probe, [*args.probe_path, *project_probe_dirs(Path.cwd())]))
@@ -294,7 +205,7 @@ def _check_measures(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from traitgate.planner import HEADER, plan
-    from traitgate.probes.loader import find_suite, load_suite
+    from traitgate.probes.loader import find_suite, load_suite, project_probe_dirs
     from traitgate.probes.preference import candidate_forms
     from traitgate.probes.schema import PreferenceSuite
 
