@@ -19,6 +19,7 @@ from traitgate.stats._core import (
     TestResult,
     _as_1d,
     _best_possible_p,
+    _mean,
     _need,
     _ss,
     _t_pvalue,
@@ -79,7 +80,7 @@ def _pooled_t(
     tied_x, tied_y = _tied(x), _tied(y)
     if tied_x and tied_y:
         return _no_spread(method, x, y, alternative)
-    effect = float(x.mean() - y.mean())
+    effect = _mean(x) - _mean(y)
     df = x.size + y.size - 2
     pooled = max((_ss(x, tied_x) + _ss(y, tied_y)) / df, floor)
     se = math.sqrt(pooled * ((0 if runs_only else 2) + 1 / x.size + 1 / y.size))
@@ -94,7 +95,7 @@ def welch_test(a: ArrayLike, b: ArrayLike, alternative: Alternative = "two-sided
     method = "welch-t across models"
     if _tied(x) and _tied(y):
         return _no_spread(method, x, y, alternative)
-    effect = float(x.mean() - y.mean())
+    effect = _mean(x) - _mean(y)
     va, vb = _ss(x) / (x.size - 1) / x.size, _ss(y) / (y.size - 1) / y.size
     se = math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
@@ -151,7 +152,7 @@ def mann_whitney_test(
 ) -> TestResult:
     """Mann-Whitney U on per-model rates (reported beside the t test; exact for small arms)."""
     x, y = _as_1d(a), _as_1d(b)
-    effect = float(x.mean() - y.mean())
+    effect = _mean(x) - _mean(y)
     res = st.mannwhitneyu(x, y, alternative=alternative, method="auto")
     return TestResult(
         "mann-whitney across models", float(res.statistic), float(res.pvalue), effect, alternative
@@ -180,7 +181,7 @@ def one_sample_test(
     models, ref, sign = (y, float(x[0]), -1.0) if x.size == 1 else (x, float(y[0]), 1.0)
     _need(models.size >= 2, "the one-sample test needs at least two models")
     _need(reference_variance >= 0, "reference_variance must be >= 0")
-    effect = float(x.mean() - y.mean())
+    effect = _mean(x) - _mean(y)
     method = "one-sample t vs fixed base"
     df = models.size - 1
     variance = max(_ss(models) / df, floor) / models.size
@@ -209,7 +210,7 @@ def prediction_test(
     _need((x.size == 1) != (y.size == 1), "the prediction test needs one arm of exactly 1 model")
     single, reps, sign = (x[0], y, 1.0) if x.size == 1 else (y[0], x, -1.0)
     _need(reps.size >= 2, "the prediction test needs at least two replicates in the other arm")
-    effect = float(x.mean() - y.mean())
+    effect = _mean(x) - _mean(y)
     df = reps.size - 1
     if _tied(reps):  # (the rounding floor is no estimate of a spread never seen)
         return _no_spread("prediction-interval t", x, y, alternative)
@@ -329,7 +330,7 @@ def _no_spread(method: str, x: Floats, y: Floats, alternative: Alternative) -> T
     arms). Never 0; the CI is undefined (NaN).
     """
     perm = permutation_test_models(x, y, alternative)
-    effect = float(x.mean() - y.mean())
+    effect = _mean(x) - _mean(y)
     stat = 0.0 if abs(effect) <= _TIE_TOLERANCE else math.copysign(math.inf, effect)
     return TestResult(
         method + " (no spread: exact permutation p)", stat, perm.pvalue, effect, alternative

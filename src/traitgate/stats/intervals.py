@@ -15,6 +15,7 @@ from traitgate.stats._core import (
     _as_1d,
     _as_2d,
     _check_level,
+    _mean,
     _quantile,
 )
 
@@ -69,7 +70,7 @@ def _summarise(x: Floats, per_model: Floats, confidence_level: float) -> ArmSumm
     """:func:`summarise_arm` of validated rates (shape (models, prompts)) and per-model rates."""
     if x.shape[0] >= 2:
         return ArmSummary(
-            float(per_model.mean()),
+            _mean(per_model),
             tuple(per_model.tolist()),
             x.shape[1],
             "models",
