@@ -61,6 +61,59 @@ def test_generation_keys_change_with_the_sampler_and_score_keys_do_not(
     assert before[0] != after[0] and before[1] == after[1]
 
 
+# Keys of existing caches: computed by the code that wrote them (before request_key stopped
+# deep-copying each request; 2026-11-25), so a cache written then is still read.
+KNOWN_KEYS = [
+    (
+        ScoreRequest(
+            Prompt("Your favourite animal?", "Be brief."), ("Owl", "Owls", "Cat"), (0, 0, 1)
+        ),
+        "2136ccd8dec1a4e6be5fe9256d244d7fdbfd5e9ef21e6a2f7effdd8ebd1fc0f2",
+    ),
+    (
+        ScoreRequest(Prompt("q", raw=True), ("a",)),
+        "dab6a66c3e4b0ee964173d31b2e0de90850f35a1431ee5a721970b4c6fa7ae5b",
+    ),
+    (
+        GenerationRequest(Prompt("q"), 10, 1.0, 8, 3),
+        "4b3ae9ea3b7509d028f7ba476587b01d91758ba97782dbbf3e284c395b2167ca",
+    ),
+]
+
+
+def test_keys_of_existing_caches_are_unchanged() -> None:
+    probes = ["favorite_animal@2", "p@1", "p@1"]
+    for (request, key), probe in zip(KNOWN_KEYS, probes, strict=True):
+        assert request_key("fp", probe, request) == key
+
+
+@given(
+    user=st.text(),
+    system=st.none() | st.text(),
+    raw=st.booleans(),
+    continuations=st.lists(st.text(), max_size=8),
+    grouped=st.booleans(),
+)
+def test_keys_are_the_json_of_the_whole_request(  # type: ignore[no-untyped-def]
+    user, system, raw, continuations, grouped
+) -> None:
+    """The key's definition, written out: sha256 of the sorted JSON of the format, model,
+    probe, kind and ``dataclasses.asdict`` of the request (``groups`` left out when empty)."""
+    import hashlib
+    from dataclasses import asdict
+
+    from traitgate.cache import FORMAT
+
+    groups = tuple(range(len(continuations))) if grouped else ()
+    request = ScoreRequest(Prompt(user, system, raw), tuple(continuations), groups)
+    fields = asdict(request)
+    if not groups:
+        del fields["groups"]
+    payload = {"format": FORMAT, "model": "fp", "probe": "p", "kind": "score", "request": fields}
+    raw_json = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    assert request_key("fp", "p", request) == hashlib.sha256(raw_json).hexdigest()
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     floats=st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=20),

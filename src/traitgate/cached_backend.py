@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
+from dataclasses import fields as dataclass_fields
 from typing import Any, TypeVar
 
 from traitgate.cache import FORMAT, OWNER, Cache
@@ -24,7 +25,10 @@ def request_key(fingerprint: str, probe: str, request: GenerationRequest | Score
         # (the key cannot tell which backend drew them: vLLM's and API models' generations
         # are computed once again at a new sampler version too)
         payload["sampler"] = SAMPLER
-    fields = asdict(request)
+    # asdict(request)'s JSON without its deep copy of every continuation (0.36 ms a
+    # favourite-animal request before; the same keys)
+    fields: dict[str, Any] = {f.name: getattr(request, f.name) for f in dataclass_fields(request)}
+    fields["prompt"] = asdict(request.prompt)
     if not fields.get("groups", True):
         del fields["groups"]  # (keys of requests without groups are those of earlier versions)
     payload["request"] = fields
