@@ -145,3 +145,18 @@ def test_commands_that_need_no_model_start_without_torch_or_scipy(tmp_path: Path
     said = [line for line in run.stdout.splitlines() if line.startswith("HEAVY")]
     assert said == [f"HEAVY {argv[0]} []" for argv in commands], run.stdout[-2000:]
     assert (tmp_path / "project" / "pytest.ini").is_file()  # (init ran)
+
+
+@pytest.mark.parametrize("package", ["traitgate", "traitgate.distill"])
+def test_every_exported_name_resolves_and_unknown_names_are_attribute_errors(
+    package: str,
+) -> None:
+    """The packages import their public names on first use (traitgate._lazy)."""
+    import importlib
+
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+    assert dir(module) == sorted(module.__all__)
+    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'nope'"):
+        module.nope  # noqa: B018

@@ -3,8 +3,9 @@
 The public API. Everything else is internal and may change.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from traitgate._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the names below, imported on first use (a pytest run pays for none)
     from traitgate.errors import ConfigError, ModelError, TraitgateError, Unavailable
@@ -113,18 +114,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module, attribute = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'traitgate' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), attribute)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 
 __version__ = "0.1.0"
