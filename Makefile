@@ -42,7 +42,7 @@ test: lint-fast
 	  wait $$mypy; types=$$?; echo "mypy:"; cat $$log; rm -f $$log; \
 	  if [ $$tests -ne 0 ]; then exit $$tests; fi; exit $$types
 
-# the library tests without those marked slow (45 of 557: the zoo rebuild, the screens on
+# the library tests without those marked slow (45 of 572: the zoo rebuild, the screens on
 # real runs and the README's screen, the MLP known positive, the wheel in a fresh venv, the
 # xdist and exit-code subprocess runs, kill-and-resume, the 1,000-sample fidelity checks and
 # the calibration and scan/screen simulations): 1 min 21 s instead of 3 min 13 s, for the
