@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,22 +36,21 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from traitgate.probes.loader import iter_suite_files, project_probe_dirs
+    from traitgate.probes.loader import project_probe_dirs
 
     probe_paths = [
         *args.probe_path,
         *(p for p in args.paths if p.is_dir()),
         *project_probe_dirs(Path.cwd()),
     ]
-    problems, gates = _check(args.paths, probe_paths)
-    for line in problems:
+    checked = _check(args.paths, probe_paths)
+    for line in checked.problems:
         print(line, file=sys.stderr)
-    files = iter_suite_files(args.paths)
-    if not problems:
-        print(f"ok: {len(files)} file(s) valid")
-        for line in lint_notes(gates):
+    if not checked.problems:
+        print(f"ok: {checked.files} file(s) valid")
+        for line in lint_notes(checked.gates):
             print(line)
-    return 1 if problems else 0
+    return 1 if checked.problems else 0
 
 
 def _is_gate_file(path: Path) -> bool:
@@ -62,11 +62,18 @@ def _is_gate_file(path: Path) -> bool:
 
 def lint(paths: Sequence[Path], probe_paths: Sequence[Path] = ()) -> list[str]:
     """Validate every suite and gate file under ``paths``; return one line per problem."""
-    return _check(paths, probe_paths)[0]
+    return _check(paths, probe_paths).problems
 
 
-def _check(paths: Sequence[Path], probe_paths: Sequence[Path]) -> tuple[list[str], list[Gate]]:
-    """One line per problem, and every valid gate (each file read once)."""
+@dataclass(frozen=True)
+class _Checked:
+    problems: list[str]  # one line each
+    gates: list[Gate]  # every valid gate
+    files: int  # suite and gate files found
+
+
+def _check(paths: Sequence[Path], probe_paths: Sequence[Path]) -> _Checked:
+    """Every file under ``paths`` listed and read once."""
     from traitgate.errors import ConfigError, TraitgateError
     from traitgate.gate import load_gate_file
     from traitgate.probes.loader import iter_suite_files, load_suite
@@ -89,7 +96,7 @@ def _check(paths: Sequence[Path], probe_paths: Sequence[Path]) -> tuple[list[str
             problems += exc.messages  # every problem of the file
         except TraitgateError as exc:
             problems.append(str(exc))
-    return problems, gates
+    return _Checked(problems, gates, len(files))
 
 
 def lint_notes(gates: Sequence[Gate]) -> list[str]:
