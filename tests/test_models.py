@@ -84,6 +84,37 @@ def test_scores_do_not_depend_on_batch_size(base: TransformersBackend) -> None:
         base.batch_size = 64
 
 
+ZOO_BASE = Path(__file__).resolve().parents[1] / "fixtures" / "zoo" / "base"
+
+
+def test_whole_word_scores_equal_one_unpadded_pass_each_whatever_the_batch() -> None:
+    """The exact measure's word scores (a trie of each prompt's continuations, run level
+    by level on KV caches, several prompts a batch) against one plain forward pass per
+    prompt and continuation: log P(its tokens) and log P(the next token ends the word). On
+    the committed zoo's byte-level BPE model, whose forms share first tokens."""
+    backend = backend_for(ZOO_BASE)
+    forms = ["Owl", "Owls", "owl", "The owl", "The owls", "The wolf", "A wolf", "Wolves", "I"]
+    heads = backend.codec.encode_prompts(PROMPTS)
+    conts = [
+        [backend.continuation_ids(backend.render(p), head, f) for f in forms]
+        for p, head in zip(PROMPTS, heads, strict=True)
+    ]
+    ends = backend._word_ends()
+    together = backend._score_words(heads, conts)
+    for head, row, values in zip(heads, conts, together, strict=True):
+        for cont, (logp, end) in zip(row, values, strict=True):
+            with torch.no_grad():
+                logits = backend.model(input_ids=torch.tensor([head + cont])).logits[0].float()
+            logprobs = torch.log_softmax(logits, -1)
+            at = len(head) - 1
+            assert logp == pytest.approx(
+                sum(float(logprobs[at + i, t]) for i, t in enumerate(cont)), abs=1e-4
+            )
+            assert end == pytest.approx(float(logprobs[-1, ends].logsumexp(-1)), abs=1e-4)
+    backend.batch_size = 1  # each prompt alone (its widest level is more than 8 rows)
+    assert np.allclose(backend._score_words(heads, conts), together, atol=1e-5)
+
+
 def test_unknown_words_and_empty_candidates_are_errors(base: TransformersBackend) -> None:
     with pytest.raises(ModelError, match="'axolotl' contains words its tokenizer does not know"):
         base.score([ScoreRequest(PROMPTS[0], ("axolotl",))])
@@ -222,6 +253,43 @@ def test_batches_back_off_on_out_of_memory() -> None:
 
     with pytest.raises(RuntimeError, match="shape mismatch"):
         batched_with_backoff([1, 2], broken, Owner())
+
+
+def test_batches_by_cost_back_off_and_end() -> None:
+    """With costs, a batch holds consecutive items costing at most the batch size (one
+    costing more runs alone); out of memory at a batch size of 1, items costing less than
+    1 still split until one runs alone, and one that cannot run alone is an error."""
+
+    class Owner:
+        batch_size = 4
+
+    seen: list[list[int]] = []
+
+    def run(batch: list[int]) -> list[int]:
+        seen.append(batch)
+        return [x * 2 for x in batch]
+
+    costs = {0: 1.0, 1: 2.5, 2: 0.5, 3: 6.0, 4: 0.25, 5: 0.25}
+    assert batched_with_backoff(list(costs), run, Owner(), costs.__getitem__) == [
+        x * 2 for x in costs
+    ]
+    assert seen == [[0, 1, 2], [3], [4, 5]]
+
+    owner = Owner()
+    owner.batch_size = 1
+
+    def small(batch: list[int]) -> list[int]:
+        if len(batch) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+        return batch
+
+    assert batched_with_backoff([0, 1, 2, 3], small, owner, lambda _: 0.2) == [0, 1, 2, 3]
+
+    def never(batch: list[int]) -> list[int]:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+
+    with pytest.raises(torch.OutOfMemoryError):
+        batched_with_backoff([0, 1, 2], never, owner, lambda _: 0.2)
 
 
 def test_chat_template_is_applied_when_present(zoo: Zoo, tmp_path: Path) -> None:

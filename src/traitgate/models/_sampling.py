@@ -88,24 +88,37 @@ def is_oom(exc: BaseException) -> bool:
 
 
 def batched_with_backoff(
-    items: Sequence[T], run: Callable[[list[T]], list[R]], owner: Any
+    items: Sequence[T],
+    run: Callable[[list[T]], list[R]],
+    owner: Any,
+    cost: Callable[[T], float] | None = None,
 ) -> list[R]:
-    """Run ``items`` in batches of ``owner.batch_size``; on out-of-memory, halve and retry.
+    """Run ``items`` in batches of ``owner.batch_size`` (with ``cost``: of consecutive items
+    whose costs add up to at most ``owner.batch_size``; an item costing more runs alone);
+    on out-of-memory, halve and retry.
 
     The reduced batch size is kept on ``owner`` for later calls.
     """
     results: list[R] = []
-    start = 0
+    start, most = 0, len(items)  # (most: items in a batch retried after out-of-memory)
     while start < len(items):
-        batch = list(items[start : start + owner.batch_size])
+        end = start + owner.batch_size
+        if cost is not None:
+            end, total = start + 1, cost(items[start])
+            while end < len(items) and total + cost(items[end]) <= owner.batch_size:
+                total += cost(items[end])
+                end += 1
+        batch = list(items[start : min(end, start + most)])
         try:
             results.extend(run(batch))
         except (torch.OutOfMemoryError, RuntimeError) as exc:
-            if not is_oom(exc) or owner.batch_size == 1:
+            if not is_oom(exc) or (owner.batch_size == 1 and len(batch) == 1):
                 raise
             owner.batch_size = max(1, owner.batch_size // 2)
+            most = max(1, len(batch) // 2)
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             continue
         start += len(batch)
+        most = len(items)
     return results
