@@ -181,6 +181,26 @@ def test_mix32_is_murmur3s_finaliser_and_leaves_its_input_alone(values: list[int
     assert x.tolist() == values
 
 
+@given(
+    st_h.lists(st_h.integers(0, 2**32 - 1), min_size=1, max_size=8),
+    st_h.integers(0, 10_000),
+    st_h.integers(1, 300),
+)
+def test_uniform_noise_is_the_hash_of_key_step_and_token(
+    keys: list[int], step: int, vocab: int
+) -> None:
+    """Every uniform against the definition on Python ints, bit for bit: the top 24 bits of
+    fmix32(fmix32(key ^ step constant) ^ fmix32(token)), (bits + 0.5) / 2**24 in float32
+    (the (rows, vocab) part runs on int32 bits; sampled answers depend on every bit)."""
+    u = uniform_noise(torch.tensor(keys, dtype=torch.int64), step, vocab)
+    row_of = [_murmur3_finaliser(k ^ ((step * 0x9E3779B1 + 0x7F4A7C15) & 0xFFFFFFFF)) for k in keys]
+    bits = [
+        [_murmur3_finaliser(r ^ _murmur3_finaliser(t)) >> 8 for t in range(vocab)] for r in row_of
+    ]
+    expected = (torch.tensor(bits, dtype=torch.float32) + 0.5) / float(1 << 24)
+    assert torch.equal(u, expected)
+
+
 def test_uniform_noise_is_uniform_and_keyed() -> None:
     keys = torch.arange(64, dtype=torch.int64) * 7919
     u = uniform_noise(keys, step=3, vocab=500)

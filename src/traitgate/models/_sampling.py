@@ -4,6 +4,7 @@ batches halve on out-of-memory."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -38,14 +39,40 @@ def prompt_key(request: GenerationRequest) -> int:
     return int(request.prompt.key()[:8], 16) ^ (request.seed * 0x9E3779B1 & _MASK32)
 
 
+def _int32(x: torch.Tensor) -> torch.Tensor:
+    """uint32 values held in int64 as int32 with the same 32 bits."""
+    return (x - ((x >> 31) << 32)).to(torch.int32)
+
+
+def _mix32_bits(x: torch.Tensor) -> torch.Tensor:
+    """:func:`mix32` on uint32 bits held in int32, in place: the same 32 bits, in half the
+    memory of int64 and without its masking (products wrap mod 2**32; a right shift of a
+    negative int32 brings in ones, which the masks clear, making it the unsigned shift)."""
+    x ^= (x >> 16) & 0xFFFF
+    x.mul_(0x85EBCA6B - (1 << 32))
+    x ^= (x >> 13) & 0x7FFFF
+    x.mul_(0xC2B2AE35 - (1 << 32))
+    x ^= (x >> 16) & 0xFFFF
+    return x
+
+
+@functools.lru_cache(maxsize=8)
+def _token_hashes(vocab: int, device: torch.device) -> torch.Tensor:
+    """mix32 of every token id, as int32 bits (the same at every step: computed once)."""
+    return _int32(mix32(torch.arange(vocab, device=device, dtype=torch.int64)))
+
+
 def uniform_noise(keys: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
     """Uniform noise of shape (rows, vocab), a pure function of (key, step, token): the top
     24 bits of a hash, (bits + 0.5) / 2**24 in float32, in (0, 1] (1 for the top bin
-    only, where float32 rounds; above 2**23 ties round to even)."""
-    base = mix32(keys ^ ((step * 0x9E3779B1 + 0x7F4A7C15) & _MASK32))
-    tokens = torch.arange(vocab, device=keys.device, dtype=torch.int64)
-    bits = mix32(base[:, None] ^ mix32(tokens)[None, :])
-    bits >>= 8
+    only, where float32 rounds; above 2**23 ties round to even).
+
+    The hash of (row, token) is mix32(mix32(key ^ step constant) ^ mix32(token)); the
+    (rows, vocab) part runs on int32 bits (:func:`_mix32_bits`; 0.94 -> 0.43 ms a step for
+    64 rows of 2,048 tokens on one CPU thread, the same bits: tests/test_models.py)."""
+    base = _int32(mix32(keys ^ ((step * 0x9E3779B1 + 0x7F4A7C15) & _MASK32)))
+    bits = _mix32_bits(base[:, None] ^ _token_hashes(vocab, keys.device)[None, :])
+    bits = (bits >> 8) & 0xFFFFFF
     return bits.to(torch.float32).add_(0.5).div_(float(1 << 24))
 
 
@@ -66,14 +93,22 @@ def gumbel_noise(keys: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
 
 
 def sample(
-    logits: torch.Tensor, temps: torch.Tensor, keys: torch.Tensor, step: int
+    logits: torch.Tensor,
+    temps: torch.Tensor,
+    keys: torch.Tensor,
+    step: int,
+    *,
+    any_greedy: bool = True,
 ) -> torch.Tensor:
-    """Gumbel-max sampling at each row's temperature; temperature 0 is greedy."""
+    """Gumbel-max sampling at each row's temperature; temperature 0 is greedy.
+    ``any_greedy=False``: the caller knows no row is at temperature 0 (the greedy argmax is
+    skipped; the same draws)."""
     logits = logits.float()
-    greedy = logits.argmax(-1)
     gumbel = gumbel_noise(keys, step, logits.shape[-1])
-    sampled = (logits / temps.clamp(min=1e-6)[:, None] + gumbel).argmax(-1)
-    return torch.where(temps <= 0, greedy, sampled)
+    sampled = gumbel.add_(logits / temps.clamp(min=1e-6)[:, None]).argmax(-1)
+    if not any_greedy:
+        return sampled
+    return torch.where(temps <= 0, logits.argmax(-1), sampled)
 
 
 def position_ids(mask: torch.Tensor) -> torch.Tensor:

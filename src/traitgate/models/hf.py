@@ -164,12 +164,13 @@ class TransformersBackend(Scoring):
             ^ mix32(self._to_device([s for _, s in rows]))
         )
         temps = self._to_device([requests[ri].temperature for ri, _ in rows], torch.float32)
+        any_greedy = any(requests[ri].temperature <= 0 for ri, _ in rows)
         limits = self._to_device([requests[ri].max_new_tokens for ri, _ in rows])
         eos = self._to_device(self.eos_ids or [-1])
         done = torch.zeros(len(rows), dtype=torch.bool, device=dev)
         steps: list[torch.Tensor] = []
         for step in range(int(limits.max())):
-            token = sample(logits, temps, keys, step)
+            token = sample(logits, temps, keys, step, any_greedy=any_greedy)
             token = torch.where(done, torch.full_like(token, self.pad_id), token)
             steps.append(token)
             done |= torch.isin(token, eos) | (step + 1 >= limits)
