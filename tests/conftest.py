@@ -26,25 +26,31 @@ if "HF_DATASETS_CACHE" not in os.environ:
 
 pytest_plugins = ["pytester"]
 
-# In-process pytester runs restore sys.modules afterwards, dropping what they imported; a
-# model class transformers first imports lazily inside such a run is then gone from
-# sys.modules but not from transformers' lazy-module cache, and the next load fails
-# ("Could not import module 'Qwen2ForCausalLM'"). Import the tiny models' classes up front.
-import transformers.models.llama.modeling_llama  # noqa: E402
-import transformers.models.qwen2.modeling_qwen2  # noqa: E402, F401
-
-# The same dropping made each pytester run import traitgate's modules that only a run
-# imports (the gate items, the transformers backend, the report) again, and traitgate being
-# a pytest plugin, pytest rewrites their asserts on import, uncached under
-# PYTHONDONTWRITEBYTECODE (2-7 ms a module each time; 79 of test_stats, test_plugin and
-# test_baseline's 277 rewrites). Imported once here instead.
-import traitgate._plugin.items  # noqa: E402
-import traitgate.models.hf  # noqa: E402
-import traitgate.report.html  # noqa: E402
-import traitgate.report.results  # noqa: E402, F401
-from traitgate import tiny  # noqa: E402
 from traitgate.cache import Cache  # noqa: E402
-from traitgate.probes import builtin_probe_dir, iter_suite_files, load_suite  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Import up front what in-process pytester runs would otherwise drop and import again,
+    in every process that runs tests; the pytest-xdist controller runs none, and importing
+    torch and transformers there delayed the start of its workers by ~5 s.
+
+    In-process pytester runs restore sys.modules afterwards, dropping what they imported: a
+    model class transformers first imports lazily inside such a run is then gone from
+    sys.modules but not from transformers' lazy-module cache, and the next load fails
+    ("Could not import module 'Qwen2ForCausalLM'"); and each run imported traitgate's
+    modules that only a run imports (the gate items, the transformers backend, the report)
+    again, which, traitgate being a pytest plugin, pytest rewrites on import, uncached under
+    PYTHONDONTWRITEBYTECODE (2-7 ms a module each time; 79 of test_stats, test_plugin and
+    test_baseline's 277 rewrites)."""
+    if config.getoption("numprocesses", default=None) and not hasattr(config, "workerinput"):
+        return
+    import transformers.models.llama.modeling_llama
+    import transformers.models.qwen2.modeling_qwen2  # noqa: F401
+
+    import traitgate._plugin.items
+    import traitgate.models.hf
+    import traitgate.report.html
+    import traitgate.report.results  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class Zoo:
 
 
 def _suites():  # type: ignore[no-untyped-def]
+    from traitgate.probes import builtin_probe_dir, iter_suite_files, load_suite
+
     probe_dir = builtin_probe_dir()
     assert probe_dir is not None
     suites = [load_suite(p) for p in iter_suite_files([probe_dir])]
@@ -91,6 +99,8 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
 def _build_zoo(root: Path) -> None:
     suites = _suites()
     texts = [t for s in suites for t in [*(p.text for p in s.prompt_specs()), *s.candidates]]
+    from traitgate import tiny
+
     tokenizer = tiny.build_tokenizer(texts)
     base = tiny.build_model(tokenizer, seed=0)
     for i, suite in enumerate(suites):
@@ -119,6 +129,8 @@ BRIEF_PROMPTS = 4
 def brief_probes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A probe directory holding ``animal_brief`` (see BRIEF_PROBE)."""
     import yaml
+
+    from traitgate.probes import builtin_probe_dir
 
     probe_dir = builtin_probe_dir()
     assert probe_dir is not None
