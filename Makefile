@@ -46,11 +46,12 @@ test: lint-fast
 	  wait $$mypy; types=$$?; echo "mypy:"; cat $$log; rm -f $$log; \
 	  if [ $$tests -ne 0 ]; then exit $$tests; fi; exit $$types
 
-# the library tests without those marked slow (45 of 572: the zoo rebuild, the screens on
+# the library tests without those marked slow (45 of 578: the zoo rebuild, the screens on
 # real runs and the README's screen, the MLP known positive, the wheel in a fresh venv, the
 # xdist and exit-code subprocess runs, kill-and-resume, the 1,000-sample fidelity checks and
-# the calibration and scan/screen simulations): 1 min 21 s instead of 3 min 13 s, for the
-# edit-test loop; CI runs `make test`. Slow tests are collected first (tests/conftest.py).
+# the calibration and scan/screen simulations): 1 min 34 s instead of 3 min 58 s on 2 cores
+# (BENCHMARKS, tenth session), for the edit-test loop; CI runs `make test`. Slow tests are
+# collected first (tests/conftest.py).
 test-fast: venv
 	$(PYTEST_TESTS) -m "not slow"
 
