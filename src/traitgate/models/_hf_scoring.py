@@ -22,11 +22,16 @@ from traitgate.models._trie import Trie, plan
 from traitgate.models.base import ScoreRequest
 
 # A trie's batch row is one token, where a row of _score runs a whole continuation: a batch
-# of tries holds TRIE_ROWS times the backend's batch size in rows. On the zoo's base, one
-# exact favourite-animal evaluation on one CPU thread: 0.78 s with 1, 0.65 s with 4,
-# 0.57 s with 8, 0.55 s with 16, 0.59 s with 64 (every prompt in one batch); a GPU's larger
-# batches back off on out-of-memory (BENCHMARKS.md).
-TRIE_ROWS = 8
+# of tries holds TRIE_ROWS times the backend's batch size in rows. On a CPU, where a forward
+# pass's cost is mostly per call, 8: on the zoo's base, one exact favourite-animal
+# evaluation on one thread took 0.78 s with 1, 0.65 s with 4, 0.57 s with 8, 0.55 s with 16,
+# 0.59 s with 64 (every prompt in one batch; BENCHMARKS.md). On a GPU, where rows are
+# bounded by memory, 2: for a 7B model with a 152k vocabulary, 1,024 trie rows (logits and
+# KV cache, ~5 GB) hold about what 512 whole-continuation rows held before the trie
+# (~7 GB), so a batch size that fitted then fits now (not measured on a GPU; a batch that
+# does not fit backs off).
+TRIE_ROWS = {"cpu": 8}
+TRIE_ROWS_ELSEWHERE = 2
 
 
 def _by_length(conts: list[list[int]]) -> list[int]:
@@ -75,8 +80,10 @@ class Scoring:
                 [prompt_ids[ri] for ri in batch], [tries[ri] for ri in batch], ends
             )
 
+        per_row = TRIE_ROWS.get(self.device.type, TRIE_ROWS_ELSEWHERE)
+
         def cost(ri: int) -> float:
-            return tries[ri].widest / TRIE_ROWS
+            return tries[ri].widest / per_row
 
         out: list[list[tuple[float, float]]] = [[] for _ in conts]
         for ri, values in zip(order, batched_with_backoff(order, run, self, cost), strict=True):
