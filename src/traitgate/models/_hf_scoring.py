@@ -109,19 +109,11 @@ class Scoring:
         prompt's rows for its samples); a node's log P is its parent's plus its token's,
         and a continuation's word end is read after its last node."""
         levels, leaves = plan(tries)
-        ids, mask = self._left_pad(heads)
-        positions = position_ids(mask)
-        out = self.model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            logits_to_keep=1,
-            use_cache=True,
-        )
+        out, mask, positions = self._prefill(heads)
         cache = cache_of(out)
         logits = out.logits[:, -1].float()  # the level above's, here the prompts'
         norm = torch.logsumexp(logits, dim=-1)  # log p = logit - norm (no vocab-sized copy)
-        cum = torch.zeros(len(heads), device=ids.device)
+        cum = torch.zeros(len(heads), device=mask.device)
         values: list[torch.Tensor] = []
         for depth, level in enumerate(levels, start=1):
             parents = self._to_device(level.parents)
@@ -219,19 +211,11 @@ class Scoring:
 
         Returns the prompts' last logits (float) and the tails' logits (float, right-padded
         to the longest tail; None without tails)."""
-        ids, mask = self._left_pad(heads)
-        positions = position_ids(mask)
-        prefill = self.model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            logits_to_keep=1,
-            use_cache=bool(tails),
-        )
+        prefill, mask, positions = self._prefill(heads, keep_cache=bool(tails))
         last = prefill.logits[:, -1].float()
         if not tails:
             return last, None
-        dev = ids.device
+        dev = mask.device
         width = max(len(inp) for _, inp in tails)
         tail_pick = self._to_device([k for k, _ in tails])
         cache = cache_of(prefill)
@@ -282,6 +266,22 @@ class Scoring:
         return [float(v) for v in total.tolist()]
 
     # ------------------------------------------------------------------ helpers
+    def _prefill(
+        self, heads: list[list[int]], *, keep_cache: bool = True
+    ) -> tuple[Any, torch.Tensor, torch.Tensor]:
+        """Run the prompts ``heads`` once, left-padded: the output (last logits only; the KV
+        cache with ``keep_cache``), their attention mask and their positions."""
+        ids, mask = self._left_pad(heads)
+        positions = position_ids(mask)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            logits_to_keep=1,
+            use_cache=keep_cache,
+        )
+        return out, mask, positions
+
     def _left_pad(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         return left_pad(seqs, self.pad_id, self.device)
 

@@ -27,7 +27,6 @@ from traitgate.models._kv_cache import cache_keyword, cache_of
 from traitgate.models._sampling import (
     batched_with_backoff,
     mix32,
-    position_ids,
     prompt_key,
     sample,
 )
@@ -143,16 +142,8 @@ class TransformersBackend(Scoring):
     ) -> list[str]:
         unique = list(dict.fromkeys(ri for ri, _ in rows))
         slot = {ri: k for k, ri in enumerate(unique)}
-        ids, mask = self._left_pad([prompt_ids[ri] for ri in unique])
-        positions = position_ids(mask)
-        prefill = self.model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            logits_to_keep=1,
-            use_cache=True,
-        )
-        dev = ids.device
+        prefill, mask, positions = self._prefill([prompt_ids[ri] for ri in unique])
+        dev = mask.device
         select = self._to_device([slot[ri] for ri, _ in rows])
         cache = cache_of(prefill)
         cache.batch_select_indices(select)
