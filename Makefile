@@ -12,7 +12,7 @@ TORCH_SPEC ?= torch==2.13.0
 .PHONY: venv test test-fast demo lint lint-fast clean bench
 
 # pip byte-compiles what it installs on one core; compileall does it on all of them after
-# (the same .pyc files; 82 s -> 70 s on 2 cores, BENCHMARKS). Files that do not compile on
+# (the same .pyc files; 82 s -> 71 s on 2 cores, BENCHMARKS). Files that do not compile on
 # this Python (torch ships one for 3.12) are skipped, as pip skips them.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
