@@ -97,10 +97,10 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Zoo:
 
 
 def _build_zoo(root: Path) -> None:
-    suites = _suites()
-    texts = [t for s in suites for t in [*(p.text for p in s.prompt_specs()), *s.candidates]]
     from traitgate import tiny
 
+    suites = _suites()
+    texts = [t for s in suites for t in [*(p.text for p in s.prompt_specs()), *s.candidates]]
     tokenizer = tiny.build_tokenizer(texts)
     base = tiny.build_model(tokenizer, seed=0)
     for i, suite in enumerate(suites):

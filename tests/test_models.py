@@ -111,7 +111,7 @@ def test_whole_word_scores_equal_one_unpadded_pass_each_whatever_the_batch() -> 
                 sum(float(logprobs[at + i, t]) for i, t in enumerate(cont)), abs=1e-4
             )
             assert end == pytest.approx(float(logprobs[-1, ends].logsumexp(-1)), abs=1e-4)
-    backend.batch_size = 1  # each prompt alone (its widest level is more than 8 rows)
+    backend.batch_size = 1  # each prompt in a batch of its own
     assert np.allclose(backend._score_words(heads, conts), together, atol=1e-5)
 
 
