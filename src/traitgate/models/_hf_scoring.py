@@ -22,7 +22,7 @@ from traitgate.models._trie import Trie, plan
 from traitgate.models.base import ScoreRequest
 
 # A trie's batch row is one token, where a row of _score runs a whole continuation: a batch
-# of tries holds TRIE_ROWS times the backend's batch size in rows. On a CPU, where a forward
+# of tries holds TRIE_ROWS_* times the backend's batch size in rows. On a CPU, where a forward
 # pass's cost is mostly per call, 8: on the zoo's base, one exact favourite-animal
 # evaluation on one thread took 0.78 s with 1, 0.65 s with 4, 0.57 s with 8, 0.55 s with 16,
 # 0.59 s with 64 (every prompt in one batch; BENCHMARKS.md). On a GPU, where rows are
@@ -30,8 +30,8 @@ from traitgate.models.base import ScoreRequest
 # KV cache, ~5 GB) hold about what 512 whole-continuation rows held before the trie
 # (~7 GB), so a batch size that fitted then fits now (not measured on a GPU; a batch that
 # does not fit backs off).
-TRIE_ROWS = {"cpu": 8}
-TRIE_ROWS_ELSEWHERE = 2
+TRIE_ROWS_CPU = 8
+TRIE_ROWS_ACCELERATOR = 2
 
 
 def _by_length(conts: list[list[int]]) -> list[int]:
@@ -72,7 +72,13 @@ class Scoring:
             self.label, self.context, prompt_ids, [max(map(len, c), default=0) for c in conts]
         )
         ends = self._word_ends()
-        tries = [Trie.of(c) for c in conts]
+        # prompts mostly share their continuations' tokens: one trie for each distinct set
+        distinct: dict[tuple[tuple[int, ...], ...], Trie] = {}
+        for c in conts:
+            key = tuple(map(tuple, c))
+            if key not in distinct:
+                distinct[key] = Trie.of(c)
+        tries = [distinct[tuple(map(tuple, c))] for c in conts]
         order = sorted(range(len(prompt_ids)), key=lambda i: len(prompt_ids[i]))
 
         def run(batch: list[int]) -> list[list[tuple[float, float]]]:
@@ -80,7 +86,7 @@ class Scoring:
                 [prompt_ids[ri] for ri in batch], [tries[ri] for ri in batch], ends
             )
 
-        per_row = TRIE_ROWS.get(self.device.type, TRIE_ROWS_ELSEWHERE)
+        per_row = TRIE_ROWS_CPU if self.device.type == "cpu" else TRIE_ROWS_ACCELERATOR
 
         def cost(ri: int) -> float:
             return tries[ri].widest / per_row

@@ -140,8 +140,7 @@ def batched_with_backoff(
         end = start + owner.batch_size
         if cost is not None:
             end, total = start + 1, cost(items[start])
-            while end < len(items) and total + cost(items[end]) <= owner.batch_size:
-                total += cost(items[end])
+            while end < len(items) and (total := total + cost(items[end])) <= owner.batch_size:
                 end += 1
         batch = list(items[start : min(end, start + most)])
         try:
